@@ -1,0 +1,98 @@
+"""Atomic file writes and the encodings cache format shared by every stage.
+
+An encodings file is one safetensors file holding ``encodings`` (float32, (n, d)) and
+``labels`` (int64, (n,)), with a JSON metadata record in the safetensors header.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+_META_KEY = "latentstitch"
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success it replaces ``path`` atomically.
+
+    A crash or exception leaves ``path`` untouched (old content or absent), never half written.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
+def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:
+    write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def save_encodings(
+    path: str | os.PathLike, encodings: np.ndarray, labels: np.ndarray, meta: dict[str, Any]
+) -> None:
+    """Write encodings (n, d) float32 and labels (n,) int64 with a metadata record, atomically."""
+    from safetensors.numpy import save_file
+
+    encodings = np.ascontiguousarray(encodings, dtype=np.float32)
+    labels = np.ascontiguousarray(labels, dtype=np.int64)
+    if encodings.ndim != 2:
+        raise ValueError(f"encodings must be 2-D (n, d), got shape {encodings.shape}")
+    if labels.shape != (encodings.shape[0],):
+        raise ValueError(
+            f"labels must have shape ({encodings.shape[0]},) to match encodings {encodings.shape}, "
+            f"got {labels.shape}"
+        )
+    record = dict(meta, count=int(encodings.shape[0]), dim=int(encodings.shape[1]), dtype="float32")
+    header = {_META_KEY: json.dumps(record, sort_keys=True, default=str)}
+    with atomic_path(path) as tmp:
+        save_file({"encodings": encodings, "labels": labels}, str(tmp), metadata=header)
+
+
+def read_encodings_meta(path: str | os.PathLike) -> dict[str, Any]:
+    """The metadata record of an encodings file, without loading the tensors."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="np") as f:
+        header = f.metadata() or {}
+    if _META_KEY not in header:
+        raise ValueError(f"{path} is not a latentstitch encodings file (no '{_META_KEY}' metadata)")
+    return json.loads(header[_META_KEY])
+
+
+def load_encodings(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Read an encodings file; returns (encodings, labels, meta). Raises ValueError if inconsistent."""
+    from safetensors.numpy import load_file
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"encodings file not found: {path} (run the encode stage first)")
+    meta = read_encodings_meta(path)
+    tensors = load_file(str(path))
+    x, y = tensors.get("encodings"), tensors.get("labels")
+    if x is None or y is None:
+        raise ValueError(f"{path} lacks 'encodings' or 'labels' tensors")
+    if x.shape != (meta["count"], meta["dim"]) or y.shape != (meta["count"],):
+        raise ValueError(
+            f"{path} is inconsistent: encodings {x.shape}, labels {y.shape}, "
+            f"metadata says count={meta['count']} dim={meta['dim']}"
+        )
+    return x, y, meta
