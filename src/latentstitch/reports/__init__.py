@@ -1,0 +1,1 @@
+"""Tables, the comparison with the paper, and figures, rebuilt from result files on disk."""
