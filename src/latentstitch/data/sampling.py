@@ -1,0 +1,154 @@
+"""Seeded index sampling: train/test splits, stratified subsets and anchor sets.
+
+Every draw orders items by raw 64-bit outputs of NumPy's PCG64 bit generator (the generator
+behind `np.random.default_rng`) with a stable sort. NumPy keeps the PCG64 bit stream and its
+SeedSequence seeding fixed across releases, but not the algorithms of `Generator` methods such
+as `permutation` or `choice`; building on the raw stream is what makes "same (size, n, seed),
+same indices" hold forever.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence, Union
+
+import numpy as np
+
+from latentstitch.data.base import Dataset, Split
+
+Seed = Union[int, Sequence[int]]
+
+
+def _check_seed(seed: Seed) -> Seed:
+    parts = list(seed) if isinstance(seed, (list, tuple)) else [seed]
+    for part in parts:
+        if isinstance(part, bool) or not isinstance(part, (int, np.integer)) or part < 0:
+            raise TypeError(f"seed must be a non-negative int or a tuple of them, got {seed!r}")
+    return tuple(int(p) for p in parts) if isinstance(seed, (list, tuple)) else int(seed)
+
+
+def random_order(size: int, seed: Seed) -> np.ndarray:
+    """A uniformly random permutation of ``range(size)``, fixed forever by ``(size, seed)``.
+
+    Items are sorted by i.i.d. uniform 64-bit keys (``PCG64(seed).random_raw(size)``); the
+    stable sort settles the (probability ~size**2 / 2**65) ties by position.
+    """
+    seed = _check_seed(seed)
+    keys = np.random.PCG64(seed).random_raw(size)
+    return np.argsort(keys, kind="stable")
+
+
+def _allocate(counts: np.ndarray, total: int) -> np.ndarray:
+    """Split ``total`` over classes in proportion to ``counts`` (largest remainders win).
+
+    Integer arithmetic throughout, so the allocation does not depend on floating point; ties
+    in the remainder go to the lower class id. No class gets more than it has.
+    """
+    size = int(counts.sum())
+    base, remainder = np.divmod(counts * total, size)
+    extra = total - int(base.sum())
+    order = np.argsort(-remainder, kind="stable")
+    base[order[:extra]] += 1
+    return base
+
+
+def stratified_indices(labels: np.ndarray, n: int, seed: Seed) -> np.ndarray:
+    """Sorted indices of ``n`` items drawn without replacement, stratified by ``labels``.
+
+    Each class gets its share of ``n`` (largest-remainder rounding of
+    ``n * count / len(labels)``) and within a class the items are uniform.
+    """
+    labels = np.asarray(labels)
+    if labels.ndim != 1:
+        raise ValueError(f"labels must be 1-D, got shape {labels.shape}")
+    if not 1 <= n <= len(labels):
+        raise ValueError(f"cannot draw n={n} items from {len(labels)}; need 1 <= n <= {len(labels)}")
+    classes, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    per_class = _allocate(counts.astype(np.int64), n)
+    order = random_order(len(labels), seed)
+    ordered_class = inverse[order]
+    chosen = [order[ordered_class == c][:k] for c, k in enumerate(per_class) if k > 0]
+    return np.sort(np.concatenate(chosen)).astype(np.int64)
+
+
+def stratified_split(labels: np.ndarray, test_fraction: float, seed: Seed) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded stratified (train, test) indices, each sorted, for data without an official test split.
+
+    The test split has ``round(test_fraction * len(labels))`` items, allocated over classes as
+    in :func:`stratified_indices`; the train split is the rest.
+    """
+    is_number = isinstance(test_fraction, (int, float)) and not isinstance(test_fraction, bool)
+    if not is_number or not 0 < test_fraction < 1:
+        raise ValueError(f"test_fraction must be a number in (0, 1), got {test_fraction!r}")
+    size = len(labels)
+    n_test = int(round(test_fraction * size))
+    if not 1 <= n_test <= size - 1:
+        raise ValueError(
+            f"test_fraction={test_fraction} of {size} items gives a test split of {n_test}; "
+            "both splits need at least one item"
+        )
+    test = stratified_indices(labels, n_test, seed)
+    train = np.setdiff1d(np.arange(size, dtype=np.int64), test, assume_unique=True)
+    return train, test
+
+
+def take(inputs, indices: np.ndarray):
+    """The items of ``inputs`` (an image array, a list of texts, or lazy images) at ``indices``."""
+    if isinstance(inputs, np.ndarray):
+        return inputs[indices]
+    if hasattr(inputs, "subset"):
+        return inputs.subset(indices)
+    return [inputs[i] for i in indices]
+
+
+def take_split(split: Split, indices: np.ndarray) -> Split:
+    return Split(inputs=take(split.inputs, indices), labels=split.labels[indices])
+
+
+def sample_anchors(
+    dataset_or_labels_or_n: Union[Dataset, np.ndarray, Sequence[int], int],
+    n: int,
+    seed: Seed,
+    *,
+    stratified: bool = False,
+) -> np.ndarray:
+    """Indices of ``n`` anchors in the train split, sorted, the same forever for (data, n, seed).
+
+    Uniform without replacement over the train split, as in the paper (Section 4: "parallel
+    anchors, uniformly chosen"); with ``stratified=True`` each class gets its proportional share.
+    The first argument is a :class:`Dataset` (its train split is used), the train labels, or,
+    for uniform sampling, the train size. Uniform draws are nested: for a fixed seed the anchors
+    for ``n`` are a subset of those for any larger ``n``, so anchor-count sweeps add anchors
+    rather than redraw them.
+
+    Raises ValueError if ``n`` is not in ``[1, train size]``, or if ``stratified`` is asked
+    with only a size.
+    """
+    source = dataset_or_labels_or_n
+    labels = None
+    if isinstance(source, Dataset):
+        labels = np.asarray(source.train.labels)
+    elif isinstance(source, (int, np.integer)) and not isinstance(source, bool):
+        size = int(source)
+    elif isinstance(source, (np.ndarray, list, tuple)):
+        labels = np.asarray(source)
+        if labels.ndim != 1:
+            raise ValueError(f"labels must be 1-D, got shape {labels.shape}")
+    else:
+        raise TypeError(
+            f"expected a Dataset, a 1-D label array or a train size, got {type(source).__name__}"
+        )
+    if labels is not None:
+        size = len(labels)
+    if size < 1:
+        raise ValueError(f"train size must be >= 1, got {size}")
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise TypeError(f"n must be an int, got {n!r}")
+    if not 1 <= n <= size:
+        raise ValueError(f"cannot sample n={n} anchors from a train split of {size}; need 1 <= n <= {size}")
+    if stratified:
+        if labels is None:
+            raise ValueError(
+                "stratified anchors need labels: pass the Dataset or the train labels, not a size"
+            )
+        return stratified_indices(labels, int(n), seed)
+    return np.sort(random_order(size, seed)[: int(n)]).astype(np.int64)
