@@ -1,0 +1,360 @@
+"""``Translator``: scaling -> zero padding -> aligner -> inverse padding -> inverse scaling.
+
+Fit learns each step on the anchors; then the whole chain, which is affine up to the row
+normalization of ``l2``, is folded into one (d1, d2) matrix and one offset, so ``transform``
+is a single matrix product in the input's dtype on the input's device.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, NamedTuple
+
+import torch
+
+from latentstitch.translate._array import Array, check_finite, check_matrix, to_tensor
+from latentstitch.translate.functional import (
+    _affine_sgd,
+    _l_ortho,
+    _lstsq,
+    _procrustes,
+    _ridge,
+    _zero_pad,
+)
+from latentstitch.translate.scaling import SCALINGS, Scaling, StandardScaling
+
+_FORMAT = "latentstitch.translate.Translator"
+_FORMAT_VERSION = 1
+FIT_DTYPES = (None, "float32", "float64")
+
+
+class NotFittedError(ValueError, AttributeError):
+    """A Translator was used before ``fit`` (or ``load``)."""
+
+
+class Alignment(NamedTuple):
+    """An aligner's result in the pre-processed space: ``z ~ x @ matrix + bias``."""
+
+    matrix: torch.Tensor
+    bias: torch.Tensor | None = None
+    alpha: float | None = None
+
+
+class FitContext(NamedTuple):
+    """What an aligner may need besides the anchors."""
+
+    seed: int
+    affine_steps: int
+    affine_lr: float
+    # Least squares treats singular values below rcond * s_max as zero. It follows the
+    # anchors' precision, not the solve's: float32 anchors cannot resolve directions below
+    # eps32 * s_max, and fitting that rounding noise in float64 would blow up the solution.
+    rcond: float
+
+
+@dataclass(frozen=True)
+class Method:
+    """A translation method: how to align the pre-processed anchors, and what it needs.
+
+    ``pad``: the aligner needs equal dims, so the smaller space is zero-padded (paper Section
+    3.2); for least squares and gradient descent padding is a mathematical no-op and is
+    skipped. ``equal_dims``: the method cannot map between different dims at all.
+    ``float64``: the aligner solves in float64 whatever the anchors' dtype. Only ``ridge``
+    needs it (it forms a Gram matrix, squaring the condition number). The others solve in the
+    anchors' precision, as the authors' reference: a float64 solve of float32 anchors would be
+    no closer to the truth, since the anchors already carry float32 rounding and a
+    backward-stable solver (Householder QR, SVD) in float32 returns the exact solution for
+    anchors perturbed within that rounding; and ``affine`` is gradient descent. What float64
+    is needed for is accumulation over many anchors: the scalings' statistics.
+    """
+
+    aligner: Callable[[torch.Tensor, torch.Tensor, "FitContext"], Alignment]
+    pad: bool = False
+    equal_dims: bool = False
+    float64: bool = False
+
+
+def _identity(x: torch.Tensor, y: torch.Tensor, ctx: FitContext) -> Alignment:
+    return Alignment(torch.eye(x.shape[1], dtype=x.dtype, device=x.device))
+
+
+def _ortho(x: torch.Tensor, y: torch.Tensor, ctx: FitContext) -> Alignment:
+    return Alignment(_procrustes(x, y))
+
+
+def _l_ortho_aligner(x: torch.Tensor, y: torch.Tensor, ctx: FitContext) -> Alignment:
+    return Alignment(_l_ortho(x, y, ctx.rcond))
+
+
+def _linear(x: torch.Tensor, y: torch.Tensor, ctx: FitContext) -> Alignment:
+    return Alignment(_lstsq(x, y, ctx.rcond))
+
+
+def _ridge_aligner(x: torch.Tensor, y: torch.Tensor, ctx: FitContext) -> Alignment:
+    return Alignment(*_ridge(x, y))
+
+
+def _affine(x: torch.Tensor, y: torch.Tensor, ctx: FitContext) -> Alignment:
+    return Alignment(*_affine_sgd(x, y, steps=ctx.affine_steps, lr=ctx.affine_lr, seed=ctx.seed))
+
+
+METHODS: dict[str, Method] = {
+    "absolute": Method(_identity, equal_dims=True),
+    "ortho": Method(_ortho, pad=True),
+    "l-ortho": Method(_l_ortho_aligner, pad=True),
+    "linear": Method(_linear),
+    "ridge": Method(_ridge_aligner, float64=True),
+    "affine": Method(_affine),
+}
+
+
+def _stored(t: torch.Tensor) -> torch.Tensor:
+    """Learned state as kept: float64, CPU, in a fresh contiguous buffer. Matrix products can
+    take different kernels for other memory layouts, and a loaded translator must give the
+    very same bits as the one that was saved."""
+    return t.to(device="cpu", dtype=torch.float64).clone(memory_format=torch.contiguous_format)
+
+
+class Translator:
+    """Translate encodings from a space X (d1 dims) into a space Y (d2 dims), estimated from
+    parallel anchors (paper Section 3.2).
+
+    Parameters
+    ----------
+    method : ``"ortho"`` (orthogonal Procrustes), ``"l-ortho"`` (orthogonal matrix closest to
+        least squares), ``"linear"`` (minimum-norm least squares, no bias), ``"affine"``
+        (R x + b by Adam), ``"ridge"`` (closed-form ridge with intercept, penalty by GCV;
+        beyond the paper), ``"absolute"`` (identity; the paper's baseline with ``scaling="none"``).
+    scaling : ``"standard"``, ``"l2"`` or ``"none"`` (see ``latentstitch.translate.scaling``),
+        fitted on each side's anchors; the translation is de-normalized into Y's space.
+    seed : seeds ``affine``'s initialization; the other methods are deterministic.
+    ddof : delta degrees of freedom of ``standard``'s std (1: the authors' reference).
+    affine_steps, affine_lr : Adam steps and learning rate of ``affine`` (paper: 300, 1e-3).
+    fit_dtype : precision of the aligner's solve. ``None``: the anchors' precision (float32 at
+        least), float64 for ``ridge`` (see ``Method``); ``"float64"`` or ``"float32"`` force
+        one. Anchor statistics (means, stds, norms) are always float64 sums.
+
+    Learned attributes: ``scaling_x_``, ``scaling_y_`` (fitted ``Scaling``), ``matrix_`` (d1, d2)
+    and ``bias_`` (d2,) (the aligner in the pre-processed space, padding removed), ``alpha_``
+    (ridge's penalty, else None), ``n_features_in_`` (d1), ``n_features_out_`` (d2). Kept in
+    float64 on CPU whatever the anchors' device.
+    """
+
+    def __init__(
+        self,
+        method: str = "ortho",
+        scaling: str = "standard",
+        *,
+        seed: int = 0,
+        ddof: int = 1,
+        affine_steps: int = 300,
+        affine_lr: float = 1e-3,
+        fit_dtype: str | None = None,
+    ) -> None:
+        self.method = method
+        self.scaling = scaling
+        self.seed = seed
+        self.ddof = ddof
+        self.affine_steps = affine_steps
+        self.affine_lr = affine_lr
+        self.fit_dtype = fit_dtype
+        self._check_settings()
+
+    def get_params(self) -> dict:
+        return {
+            "method": self.method,
+            "scaling": self.scaling,
+            "seed": self.seed,
+            "ddof": self.ddof,
+            "affine_steps": self.affine_steps,
+            "affine_lr": self.affine_lr,
+            "fit_dtype": self.fit_dtype,
+        }
+
+    def __repr__(self) -> str:
+        return f"Translator({', '.join(f'{k}={v!r}' for k, v in self.get_params().items())})"
+
+    def _check_settings(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"unknown method {self.method!r}; valid methods: {', '.join(METHODS)}")
+        if self.scaling not in SCALINGS:
+            raise ValueError(f"unknown scaling {self.scaling!r}; valid scalings: {', '.join(SCALINGS)}")
+        for name in ("seed", "ddof", "affine_steps"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise TypeError(f"{name} must be an int, got {value!r} ({type(value).__name__})")
+        if self.ddof < 0:
+            raise ValueError(f"ddof must be >= 0, got {self.ddof}")
+        if self.affine_steps < 1:
+            raise ValueError(f"affine_steps must be >= 1, got {self.affine_steps}")
+        if not (isinstance(self.affine_lr, (int, float)) and math.isfinite(self.affine_lr) and self.affine_lr > 0):
+            raise ValueError(f"affine_lr must be a positive finite number, got {self.affine_lr!r}")
+        if self.fit_dtype not in FIT_DTYPES:
+            raise ValueError(f"fit_dtype must be one of {FIT_DTYPES}, got {self.fit_dtype!r}")
+
+    def _make_scaling(self) -> Scaling:
+        cls = SCALINGS[self.scaling]
+        return cls(ddof=self.ddof) if cls is StandardScaling else cls()
+
+    def fit(self, x: Array, y: Array) -> "Translator":
+        """Learn the translation from parallel anchors ``x`` (n, d1) and ``y`` (n, d2), n >= 2.
+
+        Raises ValueError for non-2-D or non-finite anchors, different n, n < 2, and for
+        ``absolute`` with d1 != d2; TypeError for non-float anchors. Returns self.
+        """
+        self._check_settings()
+        xt, _ = to_tensor(x, "x anchors")
+        yt, _ = to_tensor(y, "y anchors")
+        for t, name in ((xt, "x anchors"), (yt, "y anchors")):
+            if t.ndim != 2:
+                raise ValueError(f"{name} must be 2-D (n, d), got shape {tuple(t.shape)}")
+        if xt.shape[0] != yt.shape[0]:
+            raise ValueError(
+                f"x and y anchors must be parallel (same number of rows), got x {tuple(xt.shape)} "
+                f"and y {tuple(yt.shape)}"
+            )
+        if xt.shape[0] < 2:
+            raise ValueError(f"need at least 2 anchors to fit a translation, got x {tuple(xt.shape)}")
+        check_matrix(xt, "x anchors")
+        check_matrix(yt, "y anchors")
+        method = METHODS[self.method]
+        d1, d2 = xt.shape[1], yt.shape[1]
+        if method.equal_dims and d1 != d2:
+            raise ValueError(
+                f"method {self.method!r} needs x and y of the same dim, got x {tuple(xt.shape)} and "
+                f"y {tuple(yt.shape)}; use a translation method ({', '.join(m for m in METHODS if m != self.method)})"
+            )
+
+        # Anchors are data here, not parameters: no autograd graph through the fit.
+        x64 = xt.detach().to(torch.float64)
+        y64 = yt.detach().to(device=xt.device, dtype=torch.float64)
+        scaling_x = self._make_scaling().fit(x64)
+        scaling_y = self._make_scaling().fit(y64)
+        xs, ys = scaling_x.transform(x64), scaling_y.transform(y64)
+        if method.pad:
+            xs, ys = _zero_pad(xs, max(d1, d2)), _zero_pad(ys, max(d1, d2))
+        solve = self._solve_dtype(method, xt.dtype)
+        ctx = FitContext(
+            seed=self.seed,
+            affine_steps=self.affine_steps,
+            affine_lr=self.affine_lr,
+            rcond=torch.finfo(xt.dtype).eps * max(xs.shape),
+        )
+        al = method.aligner(xs.to(solve), ys.to(solve), ctx)
+
+        self.scaling_x_ = scaling_x.load_state({k: _stored(v) for k, v in scaling_x.state().items()})
+        self.scaling_y_ = scaling_y.load_state({k: _stored(v) for k, v in scaling_y.state().items()})
+        self.matrix_ = _stored(al.matrix[:d1, :d2])
+        self.bias_ = _stored(torch.zeros(d2) if al.bias is None else al.bias[:d2])
+        self.alpha_ = al.alpha
+        self.n_features_in_, self.n_features_out_ = d1, d2
+        self._fold()
+        return self
+
+    def _solve_dtype(self, method: Method, anchors_dtype: torch.dtype) -> torch.dtype:
+        if self.fit_dtype is not None:
+            return getattr(torch, self.fit_dtype)
+        if method.float64 or anchors_dtype == torch.float64:
+            return torch.float64
+        return torch.float32  # also for half-precision anchors, which LAPACK does not take
+
+    def _fold(self) -> None:
+        sx, sy = self.scaling_x_, self.scaling_y_
+        # forward x: (x - shift) / scale [row-normalized]; aligner: @ matrix + bias;
+        # inverse y: * inverse_scale + shift.  Fold the linear parts into one matrix.
+        coef = self.matrix_ / sx.scale_[:, None] * sy.inverse_scale_
+        offset = self.bias_ * sy.inverse_scale_ + sy.shift_
+        if not sx.normalize_rows:
+            offset = offset - sx.shift_ @ coef
+        self._coef, self._offset = coef, offset
+        self._on_device: dict[tuple[torch.device, torch.dtype], tuple[torch.Tensor, ...]] = {}
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "matrix_"):
+            raise NotFittedError(
+                f"this {self!r} is not fitted yet: call fit(x_anchors, y_anchors) first, or Translator.load(path)"
+            )
+
+    def transform(self, x: Array) -> Array:
+        """Translate ``x`` (m, d1) into Y's absolute space, (m, d2): same kind (numpy/torch),
+        device and float dtype as ``x``. Raises NotFittedError before fit, ValueError for a
+        wrong shape or non-finite values, TypeError for non-float input."""
+        self._check_fitted()
+        xt, back = to_tensor(x, "x")
+        if xt.ndim != 2 or xt.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"x must have shape (m, {self.n_features_in_}) (the x anchors' dim), got {tuple(xt.shape)}"
+            )
+        check_finite(xt, "x")
+        key = (xt.device, xt.dtype)
+        if key not in self._on_device:
+            tensors = (self._coef, self._offset, self.scaling_x_.shift_, self.scaling_x_.scale_)
+            self._on_device[key] = tuple(t.to(device=xt.device, dtype=xt.dtype) for t in tensors)
+        coef, offset, shift, scale = self._on_device[key]
+        if not self.scaling_x_.normalize_rows:
+            return back(torch.addmm(offset, xt, coef))
+        xc = xt - shift
+        # Same floor as F.normalize in Scaling.transform: a point at the anchors' mean maps to y's mean.
+        norms = (xc / scale).norm(dim=1, keepdim=True).clamp_min(1e-12)
+        return back(torch.addcdiv(offset, xc @ coef, norms))
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the fitted translator to one safetensors file (tensors in float64, settings as
+        JSON in its header; no pickle), atomically."""
+        self._check_fitted()
+        from safetensors.torch import save_file
+
+        tensors = {"matrix": self.matrix_, "bias": self.bias_}
+        for side, sc in (("x", self.scaling_x_), ("y", self.scaling_y_)):
+            tensors.update({f"scaling_{side}.{k}": v for k, v in sc.state().items()})
+        if self.alpha_ is not None:
+            tensors["alpha"] = torch.tensor(self.alpha_, dtype=torch.float64)
+        header = {"format": _FORMAT, "version": _FORMAT_VERSION, "settings": self.get_params()}
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        try:
+            save_file(
+                # clone: a scaling may share one tensor between two names (std scale = inverse scale)
+                {k: v.contiguous().clone() for k, v in tensors.items()}, tmp, metadata={_FORMAT: json.dumps(header)}
+            )
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Translator":
+        """Read a translator written by ``save``; its transform gives identical outputs."""
+        from safetensors import safe_open
+        from safetensors.torch import load_file
+
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"translator file not found: {path}")
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+        if _FORMAT not in meta:
+            raise ValueError(f"{path} is not a saved Translator (no {_FORMAT!r} record in its header)")
+        header = json.loads(meta[_FORMAT])
+        if header.get("version") != _FORMAT_VERSION:
+            raise ValueError(f"{path}: Translator format version {header.get('version')}, expected {_FORMAT_VERSION}")
+        tensors = {k: _stored(v) for k, v in load_file(str(path)).items()}
+        t = cls(**header["settings"])
+        t.scaling_x_ = t._make_scaling().load_state(
+            {k: tensors[f"scaling_x.{k}"] for k in Scaling.state_names}
+        )
+        t.scaling_y_ = t._make_scaling().load_state(
+            {k: tensors[f"scaling_y.{k}"] for k in Scaling.state_names}
+        )
+        t.matrix_, t.bias_ = tensors["matrix"], tensors["bias"]
+        t.alpha_ = float(tensors["alpha"]) if "alpha" in tensors else None
+        t.n_features_in_, t.n_features_out_ = t.matrix_.shape
+        t._fold()
+        return t
