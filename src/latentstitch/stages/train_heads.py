@@ -1,0 +1,203 @@
+"""Stage train_heads: a classification head for every (dataset, encoder, head kind) of the suite,
+and a relative head (the `relative` baseline's decoder) for every anchor count and seed.
+
+Reads ``{encodings_dir}/{dataset}/{encoder}/{train,test}.safetensors`` (the encode stage) and
+writes one folder per head (``save_head``) with ``metrics.json`` beside it, holding the
+no-stitch accuracy on the test split:
+
+    {results_dir}/heads/{dataset}/{encoder}/{head}/
+    {results_dir}/heads/{dataset}/{encoder}/relative_{head}/a{count}_s{seed}/
+
+Head settings come from ``conf/head/{head}.yaml``; heads that draw random numbers use
+``cfg.seed``. Relative heads use the anchors ``latentstitch.data.sample_anchors(train labels,
+count, seed, stratified)`` for every count in ``anchors.num`` and seed in ``anchors.seeds``
+(``anchors.stratified``, default false) of the dataset's suite entry or else of the suite: the
+same train indices the stitch stage draws. They are skipped when the suite's
+``stitch.methods`` leave out ``relative``. A head whose ``metrics.json`` records the same fingerprint
+(settings, seed, anchors, encodings content) is kept, not retrained.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+
+from latentstitch.config import load_group_config
+from latentstitch.data import sample_anchors
+from latentstitch.decoders import MLPHead, RelativeHead, build_head, save_head
+from latentstitch.decoders.training import finish_logger, make_logger
+from latentstitch.io import load_encodings, write_json_atomic
+from latentstitch.provenance import config_hash, provenance
+from latentstitch.stages._cli import stage_main
+
+METRICS = "metrics.json"
+
+
+def head_dir(results_dir: str | Path, dataset: str, encoder: str, head: str) -> Path:
+    """Where the head ``head`` (a conf/head option) trained on ``encoder``'s encodings lives."""
+    return Path(results_dir) / "heads" / dataset / encoder / head
+
+
+def relative_head_dir(
+    results_dir: str | Path, dataset: str, encoder: str, head: str, count: int, seed: int
+) -> Path:
+    """Where the relative ``head`` for ``count`` anchors drawn with ``seed`` lives."""
+    return Path(results_dir) / "heads" / dataset / encoder / f"relative_{head}" / f"a{count}_s{seed}"
+
+
+def accelerator_of(cfg: DictConfig) -> str:
+    """cfg.device (auto | cpu | cuda) as a Lightning accelerator name."""
+    device = cfg.get("device", "auto")
+    if device not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"device must be auto, cpu or cuda, got {device!r}")
+    return {"auto": "auto", "cpu": "cpu", "cuda": "gpu"}[device]
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def is_complete(directory: Path, fingerprint: str) -> bool:
+    """True when ``directory`` holds outputs of a finished run with this fingerprint."""
+    path = directory / METRICS
+    if not path.exists():
+        return False
+    try:
+        return json.loads(path.read_text()).get("fingerprint") == fingerprint
+    except json.JSONDecodeError:
+        return False
+
+
+def anchor_settings(cfg: DictConfig, *scopes: Any) -> tuple[list[int], list[int], bool]:
+    """Anchor counts, seeds and stratification: ``anchors`` of the innermost scope that sets it
+    (e.g. a suite dataset entry), else ``cfg.suite.anchors``."""
+    anchors = OmegaConf.select(cfg, "suite.anchors")
+    for scope in scopes:
+        if scope is not None and scope.get("anchors") is not None:
+            anchors = scope.anchors
+    if anchors is None or "num" not in anchors or "seeds" not in anchors:
+        raise ValueError(
+            "the suite needs anchors: {num: [counts], seeds: [seeds]} (suite.anchors, or a dataset's "
+            "anchors), e.g. `anchors: {num: [1000], seeds: [0, 1, 2, 3, 4]}`"
+        )
+    counts = anchors.num if OmegaConf.is_list(anchors.num) else [anchors.num]
+    return [int(c) for c in counts], [int(s) for s in anchors.seeds], bool(anchors.get("stratified", False))
+
+
+def wants_relative(cfg: DictConfig, scope: Any = None) -> bool:
+    """Whether stitching runs the ``relative`` baseline (suite.stitch.methods, or the scope's;
+    unset means every method, relative included), i.e. whether relative heads are needed."""
+    methods = OmegaConf.select(cfg, "suite.stitch.methods")
+    if scope is not None and OmegaConf.select(scope, "stitch.methods") is not None:
+        methods = scope.stitch.methods
+    return methods is None or "relative" in methods
+
+
+def _train_one(
+    cfg: DictConfig,
+    head_cfg: dict[str, Any],
+    out: Path,
+    train: tuple[np.ndarray, np.ndarray],
+    test: tuple[np.ndarray, np.ndarray],
+    anchor_idx: np.ndarray | None,
+) -> dict[str, Any]:
+    """Fit one head (relative when ``anchor_idx`` is given), save it, and return its metrics."""
+    (x_train, y_train), (x_test, y_test) = train, test
+    head = build_head(head_cfg, seed=int(cfg.seed), accelerator=accelerator_of(cfg))
+    logger = make_logger(
+        cfg.get("logger"), name="/".join(out.parts[-4:]), group=f"{cfg.suite.name}/train_heads"
+    )
+    # Only the Lightning-trained heads take a logger.
+    fit_params = {"logger": logger} if isinstance(head, MLPHead) else {}
+    if anchor_idx is not None:
+        head = RelativeHead(head)
+        fit_params["anchors"] = x_train[anchor_idx]
+    start = time.perf_counter()
+    try:
+        head.fit(x_train, y_train, **fit_params)
+    finally:
+        finish_logger(logger)
+    seconds = time.perf_counter() - start
+    save_head(head, out)
+    trained = head.head_ if anchor_idx is not None else head
+    return {
+        "kind": head_cfg["kind"],
+        "seed": int(cfg.seed),
+        "n_train": int(len(y_train)),
+        "n_test": int(len(y_test)),
+        "dim": int(x_train.shape[1]),
+        "train_accuracy": float(head.score(x_train, y_train)),
+        "test_accuracy": float(head.score(x_test, y_test)),
+        "fit_seconds": seconds,
+        "epochs": getattr(trained, "n_epochs_", None),
+        "anchor_indices": anchor_idx.tolist() if anchor_idx is not None else None,
+    }
+
+
+def run(cfg: DictConfig) -> dict[str, Any]:
+    """Train (or keep) every head of the suite; returns counts and the no-stitch accuracies."""
+    results_dir, encodings_dir = Path(cfg.paths.results_dir), Path(cfg.paths.encodings_dir)
+    summary: dict[str, Any] = {"trained": 0, "kept": 0, "test_accuracy": {}}
+    for dataset, dcfg in cfg.suite.datasets.items():
+        heads = list(dcfg.get("heads") or [])
+        encoders = list(dcfg.get("encoders") or []) if heads else []
+        for encoder in encoders:
+            paths = {s: encodings_dir / dataset / encoder / f"{s}.safetensors" for s in ("train", "test")}
+            x_train, y_train, _ = load_encodings(paths["train"])
+            x_test, y_test, _ = load_encodings(paths["test"])
+            data_id = {split: file_sha256(p) for split, p in paths.items()}
+            counts, anchor_seeds, stratified = anchor_settings(cfg, dcfg)
+            if not wants_relative(cfg, dcfg):
+                counts = []
+            for head_name in heads:
+                head_cfg = OmegaConf.to_container(load_group_config("head", head_name), resolve=True)
+                jobs: list[tuple[Path, dict[str, Any], np.ndarray | None]] = [
+                    (head_dir(results_dir, dataset, encoder, head_name), {}, None)
+                ]
+                for count in counts:
+                    for seed in anchor_seeds:
+                        jobs.append((
+                            relative_head_dir(results_dir, dataset, encoder, head_name, count, seed),
+                            {"anchors": count, "anchor_seed": seed, "stratified": stratified},
+                            sample_anchors(y_train, count, seed, stratified=stratified),
+                        ))
+                for out, anchor_info, idx in jobs:
+                    record = {"dataset": dataset, "encoder": encoder, "head": head_name,
+                              "relative": idx is not None, **anchor_info}
+                    fingerprint = config_hash(
+                        {"head_cfg": head_cfg, "seed": int(cfg.seed), "data": data_id, **record}
+                    )
+                    if is_complete(out, fingerprint):
+                        summary["kept"] += 1
+                        metrics = json.loads((out / METRICS).read_text())
+                    else:
+                        metrics = {
+                            **record,
+                            **_train_one(cfg, head_cfg, out, (x_train, y_train), (x_test, y_test), idx),
+                            "fingerprint": fingerprint,
+                            **provenance(),
+                        }
+                        write_json_atomic(out / METRICS, metrics)
+                        summary["trained"] += 1
+                    summary["test_accuracy"]["/".join(out.relative_to(results_dir / "heads").parts)] = (
+                        metrics["test_accuracy"]
+                    )
+    return summary
+
+
+def main() -> None:
+    stage_main(run)
+
+
+if __name__ == "__main__":
+    main()
