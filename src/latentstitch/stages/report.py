@@ -1,0 +1,394 @@
+"""Stage report: the paper-layout tables, the comparison with the paper, and the figures,
+rebuilt from the stitch stage's tables (and cached encodings / autoencoders) on disk.
+
+    {results_dir}/report/   rewritten whole on each run (built aside, then swapped in)
+        report.md                    every table inline, the comparison, every figure, linked
+        comparison.md, comparison.csv, rankings.csv
+        tables/{key}.md|.csv|.tex    one per table (CSV: tidy cells with mean, std, n, anchors)
+        figures/*.png
+
+Reads ``{results_dir}/stitch/{dataset}.csv`` of every suite dataset that stitches, the paper's
+values (reports/paper/paper_values.csv), test encodings ``{encodings_dir}/{dataset}/{encoder}/``
+(Figure 4), and for Figure 6 the autoencoders ``{results_dir}/autoencoders/{dataset}/{ae_id}/``
+with their latents ``{encodings_dir}/{dataset}/{ae_id}/{train,test}.safetensors``.
+
+Config keys read (all optional except ``suite.name`` and ``suite.datasets``):
+
+- ``suite.report.paper_datasets``: ``{our dataset: paper dataset}``, e.g.
+  ``{fashion_mnist_offline: fashion_mnist, mnist_5k: mnist}``; the paper's own ids
+  (``cifar10``, ``trec``, ...) and ``dbpedia_14`` map by themselves.
+- ``suite.report.anchors``: the anchor count of the tables' translated cells: an int, or a
+  mapping with dataset ids, table names (``table3`` or our key, e.g.
+  ``reconstruction_plain_cross_standard``) and ``default`` as keys (a dataset's value may be
+  such a mapping too); unset: the largest count run. Figures 5 and 6 use the same count.
+- ``suite.report.note``: a paragraph on how the suite departs from the paper (printed first).
+- ``suite.report.ddof``: the std's delta degrees of freedom (default 1, the sample std).
+- ``suite.report.digits``: decimals of our numbers (default 3; the paper's print with 2).
+- ``suite.report.images``: test images in the Figure 6 grid (default 8).
+- ``suite.tiny``, ``suite.datasets.<d>.{encoders, heads, autoencoders, subset}``,
+  ``suite.anchors`` / ``suite.stitch`` (the anchors and translator settings of Figure 6,
+  resolved exactly as the stitch stage does), ``paths.results_dir``, ``paths.encodings_dir``,
+  ``device``.
+
+Figures drawn where the results allow: accuracy vs anchors (Figure 3; per dataset and head,
+when more than one anchor count was run), reconstruction error vs anchors (Figure 8; per
+dataset, decoder family and pair kind), the encoder x decoder heatmap (Figure 5; ortho,
+standard scaling), reconstruction examples (Figure 6; per dataset and decoder family, two
+autoencoders of the same bottleneck), latent norm distributions (Figure 4; per dataset).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from omegaconf import DictConfig, OmegaConf
+from safetensors.numpy import load_file
+
+from latentstitch.config import load_group_config
+from latentstitch.data import sample_anchors
+from latentstitch.decoders import load_autoencoder
+from latentstitch.io import load_encodings, write_text_atomic
+from latentstitch.provenance import git_revision
+from latentstitch.reports import figures as fig
+from latentstitch.reports.compare import compare_with_paper, method_rankings, paper_dataset
+from latentstitch.reports.document import FigureEntry, ReportHeader, render_comparison, render_report
+from latentstitch.reports.markdown import latex_table, markdown_table
+from latentstitch.reports.paper import load_paper_values
+from latentstitch.reports.tables import (
+    TRANSLATION_METHODS,
+    ReportTable,
+    bottleneck,
+    build_tables,
+    load_stitch_results,
+    pair_kind,
+)
+from latentstitch.stages._cli import stage_main
+from latentstitch.stages.stitch import stitch_settings, stitch_table_path
+from latentstitch.stages.train_autoencoders import autoencoder_dir, autoencoder_id
+from latentstitch.stages.train_heads import accelerator_of, anchor_settings
+from latentstitch.tracking import stage_run
+from latentstitch.translate import Translator
+
+REPORT_DIR = "report"
+HEATMAP_METHOD, HEATMAP_SCALING = "ortho", "standard"  # Figure 5: ortho with standard scaling
+GRID_METHODS = ("absolute", "affine", "linear", "l-ortho", "ortho", "ridge")  # Figure 6's rows
+
+
+def report_dir(results_dir: str | Path) -> Path:
+    return Path(results_dir) / REPORT_DIR
+
+
+def _report_settings(cfg: DictConfig) -> dict[str, Any]:
+    section = OmegaConf.select(cfg, "suite.report")
+    settings = OmegaConf.to_container(section, resolve=True) if section is not None else {}
+    unknown = sorted(set(settings) - {"paper_datasets", "anchors", "note", "ddof", "digits", "images"})
+    if unknown:
+        raise ValueError(f"unknown suite.report key(s) {unknown}; valid: anchors, ddof, digits, images, note, "
+                         "paper_datasets")
+    for key, default in (("ddof", 1), ("digits", 3), ("images", 8)):
+        value = settings.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < (0 if key == "ddof" else 1):
+            raise ValueError(f"suite.report.{key} must be a {'non-negative' if key == 'ddof' else 'positive'} "
+                             f"int, got {value!r}")
+        settings[key] = value
+    settings.setdefault("paper_datasets", {})
+    return settings
+
+
+def _ae_ids(grid: Any, l2: bool) -> list[str]:
+    return [autoencoder_id(int(b), int(s), bool(l2)) for b in grid.bottlenecks for s in grid.seeds]
+
+
+def _stitched_datasets(cfg: DictConfig) -> list[str]:
+    """The suite datasets the stitch stage writes a table for (same conditions as that stage)."""
+    names = []
+    for name, dcfg in cfg.suite.datasets.items():
+        classification = len(dcfg.get("encoders") or []) >= 2 and bool(dcfg.get("heads"))
+        grid = dcfg.get("autoencoders")
+        reconstruction = bool(grid) and any(len(_ae_ids(grid, l2)) >= 2 for l2 in grid.get("l2", [False]))
+        if classification or reconstruction:
+            names.append(name)
+    return names
+
+
+def _setup(cfg: DictConfig, paper: pd.DataFrame, mapping: dict) -> tuple[pd.DataFrame, list[str]]:
+    """One row per dataset (data, encoders, decoders, the paper's dataset) and the sentences
+    saying which encoders and data are not the paper's."""
+    tiny = bool(cfg.suite.get("tiny", False))
+    rows, foreign_encoders, unmatched, stand_ins = [], [], [], []
+    for name, dcfg in cfg.suite.datasets.items():
+        dataset = load_group_config("dataset", name)
+        matched = sorted({d for t in sorted(set(paper["table"])) if (d := paper_dataset(name, t, paper, mapping))})
+        if not matched:
+            unmatched.append(name)
+        elif matched != [name]:
+            stand_ins.append(f"{name} for {' / '.join(matched)}")
+        encoders = []
+        for encoder in dcfg.get("encoders") or []:
+            spec = load_group_config("encoder", encoder)
+            in_paper = spec.get("paper_table") == "Table 7" and not tiny
+            if not in_paper:
+                foreign_encoders.append(encoder)
+            kind = "tiny random " + str(spec.get("family")) if tiny else str(spec.get("model", encoder))
+            encoders.append(f"{encoder} ({kind}{', paper Table 7' if in_paper else ''})")
+        grid = dcfg.get("autoencoders")
+        decoders = list(dcfg.get("heads") or [])
+        if grid:
+            decoders.append(f"CNN autoencoders: bottlenecks {list(grid.bottlenecks)}, seeds {list(grid.seeds)}, "
+                            f"L2 decoder input {list(grid.get('l2', [False]))}")
+        subset = OmegaConf.to_container(dcfg.subset, resolve=True) if dcfg.get("subset") else None
+        rows.append({
+            "dataset": name,
+            "paper's dataset": ", ".join(matched) or "none (not in the paper)",
+            "data": f"{dataset.get('source', '')}" + (f", subset {subset}" if subset else ", all"),
+            "encoders": "; ".join(encoders) or "–",
+            "decoders": "; ".join(decoders) or "–",
+        })
+    sentences = []
+    if foreign_encoders:
+        sentences.append(f"Encoders differ from the paper's (Table 7): {', '.join(dict.fromkeys(foreign_encoders))} "
+                         "are not among them, so our numbers are analogs, not reproductions.")
+    if stand_ins:
+        sentences.append(f"Datasets standing in for the paper's: {'; '.join(stand_ins)} "
+                         "(source, split and size in the data column below).")
+    if unmatched:
+        sentences.append(f"Datasets the paper does not report (no comparison): {', '.join(unmatched)}.")
+    subsets = [n for n, d in cfg.suite.datasets.items() if d.get("subset")]
+    if subsets:
+        sentences.append(f"Subsets of the data are used for {', '.join(subsets)} (sizes below).")
+    return pd.DataFrame(rows), sentences
+
+
+def _header(cfg: DictConfig, results: pd.DataFrame, settings: dict, paper: pd.DataFrame) -> ReportHeader:
+    def unique(column: str) -> list[str]:
+        return sorted(set(results[column].dropna().astype(str))) if column in results else []
+
+    setup, sentences = _setup(cfg, paper, settings["paper_datasets"])
+    versions = {name.removesuffix("_version"): ", ".join(unique(name)) for name in
+                ("latentstitch_version", "torch_version", "numpy_version", "sklearn_version") if unique(name)}
+    return ReportHeader(
+        suite=str(cfg.suite.name), result_revisions=unique("git_revision"), report_revision=git_revision(),
+        config_hashes=unique("config_hash"), versions=versions, note=settings.get("note"),
+        differences=sentences, setup=setup,
+    )
+
+
+def _write_table(table: ReportTable, out: Path, digits: int) -> dict[str, str]:
+    key = table.spec.key
+    layout = table.layout(digits)
+    write_text_atomic(out / "tables" / f"{key}.md", f"# {table.spec.title}\n\n" + markdown_table(layout))
+    write_text_atomic(out / "tables" / f"{key}.csv", table.tidy().to_csv(index=False))
+    write_text_atomic(out / "tables" / f"{key}.tex", latex_table(layout, table.spec.title))
+    return {"Markdown": f"tables/{key}.md", "CSV": f"tables/{key}.csv", "LaTeX": f"tables/{key}.tex"}
+
+
+def _table_anchors(tables: list[ReportTable], key: str, dataset: str) -> int | None:
+    for table in tables:
+        if table.spec.key == key:
+            counts = table.cells.loc[(table.cells["dataset"] == dataset) & (table.cells["anchors"] > 0), "anchors"]
+            return int(counts.max()) if len(counts) else None
+    return None
+
+
+def _anchor_figures(results: pd.DataFrame, ddof: int, out: Path) -> list[FigureEntry]:
+    """Figures 3 and 8, wherever more than one anchor count was run."""
+    entries = []
+    translated = results[results["method"].isin(TRANSLATION_METHODS)]
+    cls = results[results["task"] == "classification"]
+    for (dataset, head), rows in cls[cls["metric"] == "accuracy"].groupby(["dataset", "decoder"], sort=False):
+        counts = set(translated.loc[(translated["dataset"] == dataset) & (translated["decoder"] == head), "anchors"])
+        if len(counts) < 2:
+            continue
+        name = f"figures/anchors_{dataset}_{head}.png"
+        fig.plot_anchor_sweep(fig.sweep_cells(rows, ddof), out / name, ylabel="accuracy",
+                              title=f"{dataset}: accuracy vs anchors ({head} heads)")
+        entries.append(FigureEntry(f"Figure 3 analog: {dataset}, {head} heads, accuracy vs number of anchors", name))
+    rec = results[(results["task"] == "reconstruction") & (results["decoder"] == "ae") & (results["metric"] == "rmse")]
+    if rec.empty:
+        return entries
+    kinds = np.array([pair_kind(s, t) for s, t in zip(rec["source"], rec["target"])])
+    for (dataset, l2), rows in rec.groupby(["dataset", "decoder_l2"], sort=False):
+        row_kinds = kinds[rec.index.get_indexer(rows.index)]
+        for pairs in ("same", "cross"):
+            chosen = rows[(row_kinds == pairs) | (rows["method"] == "no-stitch").to_numpy()]
+            stitched = chosen[chosen["method"].isin(TRANSLATION_METHODS)]
+            if stitched["anchors"].nunique() < 2:
+                continue
+            family = "l2dec" if l2 else "plain"
+            name = f"figures/anchors_reconstruction_{dataset}_{family}_{pairs}.png"
+            what = f"{'L2-input' if l2 else 'plain'} decoders, {pairs}-bottleneck pairs"
+            fig.plot_anchor_sweep(fig.sweep_cells(chosen, ddof), out / name, ylabel="reconstruction MSE (rmse)",
+                                  title=f"{dataset}: reconstruction error vs anchors ({what})")
+            entries.append(FigureEntry(f"Figure 8 analog: {dataset}, {what}, rmse vs number of anchors", name))
+    return entries
+
+
+def _heatmaps(results: pd.DataFrame, tables: list[ReportTable], out: Path) -> list[FigureEntry]:
+    """Figure 5 per (dataset, head): ortho, standard scaling, the tables' anchor count."""
+    entries = []
+    cls = results[(results["task"] == "classification") & (results["metric"] == "accuracy")]
+    for (dataset, head), rows in cls.groupby(["dataset", "decoder"], sort=False):
+        anchors = _table_anchors(tables, f"classification_{head}_{HEATMAP_SCALING}", dataset)
+        has = (rows["method"] == HEATMAP_METHOD) & (rows["scaling"] == HEATMAP_SCALING) & (rows["anchors"] == anchors)
+        if anchors is None or not has.any():
+            continue
+        matrix = fig.heatmap_matrix(rows, method=HEATMAP_METHOD, scaling=HEATMAP_SCALING, anchors=anchors)
+        name = f"figures/heatmap_{dataset}_{head}.png"
+        fig.plot_heatmap(matrix, out / name, title=f"{dataset}: {HEATMAP_METHOD} stitching, {head} heads, "
+                                                    f"{anchors} anchors")
+        entries.append(FigureEntry(f"Figure 5 analog: {dataset}, {head} heads, encoder x decoder accuracy "
+                                   f"({HEATMAP_METHOD}, {anchors} anchors)", name))
+        write_text_atomic(out / f"figures/heatmap_{dataset}_{head}.csv", matrix.to_csv())
+    return entries
+
+
+def _norm_figures(cfg: DictConfig, out: Path) -> list[FigureEntry]:
+    """Figure 4 per dataset: L2 norms of each encoder's test encodings."""
+    entries = []
+    encodings_dir = Path(cfg.paths.encodings_dir)
+    for dataset, dcfg in cfg.suite.datasets.items():
+        encoders = list(dcfg.get("encoders") or [])
+        if not encoders:
+            continue
+        norms = {e: np.linalg.norm(load_encodings(encodings_dir / dataset / e / "test.safetensors")[0], axis=1)
+                 for e in encoders}
+        name = f"figures/norms_{dataset}.png"
+        fig.plot_norm_distributions(norms, out / name, title=f"{dataset}: L2 norm of the test encodings")
+        entries.append(FigureEntry(f"Figure 4 analog: {dataset}, latent norm distribution per encoder", name))
+    return entries
+
+
+def _grid_images(cfg: DictConfig, dataset: str, dcfg: Any, l2: bool, anchors: int | None,
+                 k: int) -> tuple[dict[str, np.ndarray], str] | None:
+    """Figure 6's rows for one decoder family: originals, the target's own reconstruction,
+    then the source's test latents translated (fit on the stitch stage's anchors of the first
+    seed) and decoded by the target autoencoder. None without two same-bottleneck autoencoders."""
+    grid = dcfg.autoencoders
+    ids = _ae_ids(grid, l2)
+    # the largest bottleneck's first two seeds (the paper's Figure 6 pairs 500-d autoencoders)
+    pairs = [(s, t) for s in ids for t in ids if s != t and bottleneck(s) == bottleneck(t)]
+    if not pairs:
+        return None
+    source, target = max(pairs, key=lambda pair: bottleneck(pair[0]))
+    results_dir, encodings_dir = Path(cfg.paths.results_dir), Path(cfg.paths.encodings_dir)
+    counts, seeds, stratified = anchor_settings(cfg, dcfg, grid)
+    settings = stitch_settings(cfg, counts, seeds, grid)
+    count, seed = anchors if anchors is not None else max(counts), seeds[0]
+    latents = {}
+    for ae in (source, target):
+        x_train, y_train, _ = load_encodings(encodings_dir / dataset / ae / "train.safetensors")
+        x_test, _, _ = load_encodings(encodings_dir / dataset / ae / "test.safetensors")
+        latents[ae] = (x_train, y_train, x_test[:k])
+    target_dir = autoencoder_dir(results_dir, dataset, target)
+    shown = load_file(str(target_dir / "reconstructions.safetensors"))
+    if len(shown["images"]) < k or len(latents[source][2]) < k:
+        raise ValueError(f"{target_dir} holds {len(shown['images'])} figure images; suite.report.images asks for {k}")
+    decoder = load_autoencoder(target_dir, accelerator=accelerator_of(cfg))
+    idx = sample_anchors(latents[source][1], count, seed, stratified=stratified)
+    rows = {"original": shown["images"][:k], "no-stitch": shown["reconstructions"][:k]}
+    for method in GRID_METHODS:
+        if method not in settings.methods:
+            continue
+        if method == "absolute":  # same bottleneck: the source's latents as they are
+            rows[method] = decoder.decode(latents[source][2])
+            continue
+        translator = Translator(method=method, scaling="standard", seed=seed, **settings.translator_kwargs)
+        translator.fit(latents[source][0][idx], latents[target][0][idx])
+        rows[method] = decoder.decode(np.asarray(translator.transform(latents[source][2]), dtype=np.float32))
+    return rows, f"{source} -> {target}, {count} anchors, seed {seed}"
+
+
+def _grid_figures(cfg: DictConfig, tables: list[ReportTable], k: int, out: Path) -> list[FigureEntry]:
+    entries = []
+    for dataset, dcfg in cfg.suite.datasets.items():
+        grid = dcfg.get("autoencoders")
+        if not grid:
+            continue
+        for l2 in grid.get("l2", [False]):
+            family = "l2dec" if l2 else "plain"
+            anchors = _table_anchors(tables, f"reconstruction_{family}_same_standard", dataset)
+            made = _grid_images(cfg, dataset, dcfg, bool(l2), anchors, k)
+            if made is None:
+                continue
+            rows, what = made
+            name = f"figures/reconstructions_{dataset}_{family}.png"
+            decoders = "L2-input decoders" if l2 else "plain decoders"
+            fig.plot_reconstruction_grid(rows, out / name, title=f"{dataset}: {what} ({decoders}, standard scaling)")
+            entries.append(FigureEntry(f"Figure 6 analog: {dataset}, {decoders}, reconstruction examples", name))
+    return entries
+
+
+def _swap_in(staging: Path, final: Path) -> None:
+    """Replace the directory ``final`` by the complete ``staging`` one by two renames: a
+    reader finds the old report or the new one (or, between the renames, none), never a mix."""
+    old = None
+    if final.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{final.name}.old.", dir=final.parent))
+        os.replace(final, old / final.name)
+    os.replace(staging, final)
+    if old is not None:
+        shutil.rmtree(old)
+
+
+def run(cfg: DictConfig) -> dict[str, Any]:
+    """Build the whole report of the suite; returns the paths of its files."""
+    settings = _report_settings(cfg)
+    results_dir = Path(cfg.paths.results_dir)
+    datasets = _stitched_datasets(cfg)
+    if not datasets:
+        raise ValueError(f"suite {cfg.suite.name!r} stitches no dataset (each needs >= 2 encoders with heads, "
+                         "or >= 2 autoencoders): nothing to report")
+    results = load_stitch_results([stitch_table_path(results_dir, d) for d in datasets])
+    paper = load_paper_values()
+    ddof, digits = settings["ddof"], settings["digits"]
+    tables = build_tables(results, anchors=settings.get("anchors"), ddof=ddof)
+    comparison = compare_with_paper(tables, paper, settings["paper_datasets"])
+    rankings = method_rankings(tables, paper, settings["paper_datasets"])
+    header = _header(cfg, results, settings, paper)
+
+    final = report_dir(results_dir)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    out = Path(tempfile.mkdtemp(prefix=f".{final.name}.new.", dir=final.parent))
+    try:
+        table_files = [(t, _write_table(t, out, digits)) for t in tables]
+        write_text_atomic(out / "comparison.csv", comparison.to_csv(index=False))
+        write_text_atomic(out / "rankings.csv", rankings.to_csv(index=False))
+        write_text_atomic(out / "comparison.md", render_comparison(header, comparison, rankings, digits))
+        (out / "figures").mkdir()
+        figures = (_anchor_figures(results, ddof, out) + _heatmaps(results, tables, out)
+                   + _grid_figures(cfg, tables, settings["images"], out) + _norm_figures(cfg, out))
+        links = {"comparison": "comparison.md", "comparison CSV": "comparison.csv", "rankings CSV": "rankings.csv"}
+        write_text_atomic(out / "report.md", render_report(header, table_files, comparison, rankings, figures,
+                                                            links=links, digits=digits))
+        _swap_in(out, final)
+    finally:
+        if out.exists():
+            shutil.rmtree(out)
+
+    with stage_run(cfg, "report") as tracker:
+        for table in tables:
+            tracker.log_table(f"report/{table.spec.key}", table.tidy())
+        tracker.log_table("report/comparison", comparison)
+        tracker.log_table("report/rankings", rankings)
+        for number, part in comparison.groupby("paper_table"):
+            tracker.log({f"report/table{number}/mean_abs_difference": float(part["difference"].abs().mean())})
+    return {
+        "report": str(final / "report.md"),
+        "tables": [str(final / files["CSV"]) for _, files in table_files],
+        "figures": [str(final / f.path) for f in figures],
+        "comparison_cells": len(comparison),
+    }
+
+
+def main() -> None:
+    stage_main(run)
+
+
+if __name__ == "__main__":
+    main()

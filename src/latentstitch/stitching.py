@@ -1,0 +1,190 @@
+"""Zero-shot stitching: every (source encoder, target decoder) pair, every method, one tidy table.
+
+Paper Section 4: fit T on parallel anchors drawn from the train split (the same indices in
+both spaces), translate the source's test encodings into the target's space, decode them with
+the target's decoder (trained on the target's absolute space, never retrained) and score it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Literal, Sequence
+
+import numpy as np
+import pandas as pd
+
+from latentstitch import metrics
+from latentstitch.translate import Translator, relative_projection
+
+# Baselines that involve no fitted translator; they get scaling "none" and are computed once.
+BASELINES = ("absolute", "relative")
+TRANSLATION_METHODS = ("affine", "linear", "l-ortho", "ortho", "ridge")
+RESULT_COLUMNS = [
+    "source", "target", "decoder", "method", "scaling", "anchors", "seed", "metric", "value",
+]
+
+
+@dataclass(frozen=True)
+class Space:
+    """One encoder's encodings of a dataset: train (n_train, d) and test (n_test, d)."""
+
+    name: str
+    train: np.ndarray
+    test: np.ndarray
+
+    def __post_init__(self) -> None:
+        for split in ("train", "test"):
+            x = getattr(self, split)
+            if x.ndim != 2:
+                raise ValueError(f"space {self.name!r}: {split} must be 2-D, got shape {x.shape}")
+        if self.train.shape[1] != self.test.shape[1]:
+            raise ValueError(
+                f"space {self.name!r}: train dim {self.train.shape[1]} != test dim {self.test.shape[1]}"
+            )
+
+    @property
+    def dim(self) -> int:
+        return self.train.shape[1]
+
+
+@dataclass(frozen=True)
+class Decoder:
+    """A decoder trained on one encoder's space (``space``), used as is.
+
+    ``fn`` maps encodings to labels (``kind="classifier"``) or to images in [0, 1]
+    (``kind="reconstruction"``). A relative decoder was trained on
+    ``relative_projection(space encodings, anchors)`` with the anchors ``anchor_key`` =
+    (count, seed) names; it serves the ``relative`` baseline for those anchors only.
+    """
+
+    name: str
+    space: str
+    kind: Literal["classifier", "reconstruction"]
+    fn: Callable[[np.ndarray], np.ndarray]
+    relative: bool = False
+    anchor_key: tuple[int, int] | None = None
+
+
+@dataclass
+class StitchSettings:
+    methods: Sequence[str] = ("absolute", "relative", "affine", "linear", "l-ortho", "ortho")
+    scalings: Sequence[str] = ("standard",)
+    anchor_counts: Sequence[int] = (1000,)
+    seeds: Sequence[int] = (0,)
+    # Retrieval ranks the first `retrieval_queries` translated test points among the true
+    # target encodings of those same points; bounded so that 6x6 pairs x seeds stay cheap.
+    retrieval_queries: int = 1000
+    translator_kwargs: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        valid = BASELINES + TRANSLATION_METHODS
+        unknown = [m for m in self.methods if m not in valid]
+        if unknown:
+            raise ValueError(f"unknown method(s) {unknown}; valid: {', '.join(valid)}")
+        if not self.anchor_counts or min(self.anchor_counts) < 2:
+            raise ValueError(f"anchor_counts must be >= 2, got {list(self.anchor_counts)}")
+
+
+def _latent_rows(pred: np.ndarray, true: np.ndarray, queries: int) -> dict[str, float]:
+    q = min(queries, len(true))
+    retrieval = metrics.retrieval(pred[:q], true[:q], similarity="cosine")
+    return {
+        "lcos": metrics.lcos(pred, true),
+        "lmse": metrics.lmse(pred, true),
+        "retrieval_top1": retrieval["top1"],
+        "retrieval_mrr": retrieval["mrr"],
+    }
+
+
+def _decoder_rows(
+    decoder: Decoder, z: np.ndarray, y_test: np.ndarray | None, images_test: np.ndarray | None
+) -> dict[str, float]:
+    out = decoder.fn(z)
+    if decoder.kind == "classifier":
+        return {"accuracy": metrics.accuracy(y_test, out), "macro_f1": metrics.macro_f1(y_test, out)}
+    if images_test is None:
+        raise ValueError(f"decoder {decoder.name!r} reconstructs images: pass images_test")
+    return {"rmse": metrics.rmse(out.reshape(len(out), -1), images_test.reshape(len(images_test), -1))}
+
+
+def stitch(
+    spaces: Iterable[Space],
+    decoders: Iterable[Decoder],
+    settings: StitchSettings,
+    *,
+    anchor_indices: Callable[[int, int], np.ndarray],
+    y_test: np.ndarray | None = None,
+    images_test: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """Score every (source space, target decoder) pair for every method, scaling, anchor
+    count and seed, plus the no-stitch rows; returns one tidy row per metric.
+
+    Translators are fitted once per (source, target, method, scaling, anchors, seed) and
+    reused for every decoder of the target. ``absolute`` is skipped for pairs whose dims
+    differ (as in the paper). ``anchor_indices(count, seed)`` gives the train indices of the
+    parallel anchors (e.g. ``latentstitch.data.sample_anchors(train_labels, count, seed)``).
+    """
+    spaces = {s.name: s for s in spaces}
+    decoders = list(decoders)
+    if not spaces:
+        raise ValueError("stitch needs at least one space")
+    n_train = {s.train.shape[0] for s in spaces.values()}
+    n_test = {s.test.shape[0] for s in spaces.values()}
+    if len(n_train) != 1 or len(n_test) != 1:
+        sizes = {name: (s.train.shape[0], s.test.shape[0]) for name, s in spaces.items()}
+        raise ValueError(f"spaces must encode the same samples; (train, test) sizes: {sizes}")
+    for d in decoders:
+        if d.space not in spaces:
+            raise ValueError(f"decoder {d.name!r} is for space {d.space!r}, not among {sorted(spaces)}")
+    rows: list[dict] = []
+
+    def emit(source, target, decoder, method, scaling, anchors, seed, values: dict[str, float]):
+        for metric, value in values.items():
+            rows.append(dict(source=source, target=target, decoder=decoder, method=method,
+                             scaling=scaling, anchors=anchors, seed=seed, metric=metric,
+                             value=float(value)))
+
+    absolute_decoders = [d for d in decoders if not d.relative]
+    for d in absolute_decoders:  # no-stitch: each decoder on its own encoder
+        emit(d.space, d.space, d.name, "no-stitch", "none", 0, 0,
+             _decoder_rows(d, spaces[d.space].test, y_test, images_test))
+
+    pairs = [(s, t) for s in spaces for t in spaces if s != t]
+    if "absolute" in settings.methods:
+        for s, t in pairs:
+            src, tgt = spaces[s], spaces[t]
+            if src.dim != tgt.dim:
+                continue
+            emit(s, t, "latent", "absolute", "none", 0, 0,
+                 _latent_rows(src.test, tgt.test, settings.retrieval_queries))
+            for d in absolute_decoders:
+                if d.space == t:
+                    emit(s, t, d.name, "absolute", "none", 0, 0,
+                         _decoder_rows(d, src.test, y_test, images_test))
+
+    methods = [m for m in settings.methods if m in TRANSLATION_METHODS]
+    for count in settings.anchor_counts:
+        for seed in settings.seeds:
+            idx = np.asarray(anchor_indices(count, seed))
+            if "relative" in settings.methods:
+                for s, t in pairs:
+                    rel = relative_projection(spaces[s].test, spaces[s].train[idx])
+                    for d in decoders:
+                        if d.relative and d.space == t and d.anchor_key == (count, seed):
+                            emit(s, t, d.name, "relative", "none", count, seed,
+                                 _decoder_rows(d, rel, y_test, images_test))
+            for scaling in settings.scalings:
+                for s, t in pairs:
+                    src, tgt = spaces[s], spaces[t]
+                    for method in methods:
+                        translator = Translator(
+                            method=method, scaling=scaling, seed=seed, **settings.translator_kwargs
+                        ).fit(src.train[idx], tgt.train[idx])
+                        z = translator.transform(src.test)
+                        emit(s, t, "latent", method, scaling, count, seed,
+                             _latent_rows(z, tgt.test, settings.retrieval_queries))
+                        for d in absolute_decoders:
+                            if d.space == t:
+                                emit(s, t, d.name, method, scaling, count, seed,
+                                     _decoder_rows(d, z, y_test, images_test))
+    return pd.DataFrame(rows, columns=RESULT_COLUMNS)
