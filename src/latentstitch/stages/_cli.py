@@ -15,6 +15,22 @@ from typing import Any, Callable
 from omegaconf import DictConfig, OmegaConf
 
 from latentstitch.config import CONF_DIR
+from latentstitch.data.errors import DatasetUnavailableError
+from latentstitch.encoders.errors import EncoderUnavailableError
+
+# Errors whose message already says what is missing and how to get it: one line, no traceback.
+_USER_ERRORS = (DatasetUnavailableError, EncoderUnavailableError, FileNotFoundError)
+
+
+def _guarded(run: Callable[[DictConfig], Any]) -> Callable[[DictConfig], Any]:
+    def guarded(cfg: DictConfig) -> Any:
+        try:
+            return run(cfg)
+        except _USER_ERRORS as err:
+            print(f"error: {err}", file=sys.stderr)
+            raise SystemExit(2) from None
+
+    return guarded
 
 
 def stage_main(run: Callable[[DictConfig], Any], argv: list[str] | None = None) -> None:
@@ -22,10 +38,9 @@ def stage_main(run: Callable[[DictConfig], Any], argv: list[str] | None = None) 
     if argv[:1] == ["--params"]:
         if len(argv) != 2:
             raise SystemExit("usage: --params PARAMS.yaml (no other arguments)")
-        cfg = OmegaConf.load(argv[1])
-        run(cfg)
+        _guarded(run)(OmegaConf.load(argv[1]))
         return
     import hydra
 
     sys.argv = [sys.argv[0], *argv]
-    hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")(run)()
+    hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")(_guarded(run))()

@@ -1,0 +1,79 @@
+"""The `encode` stage: every suite dataset x its encoders x (train, test) into the encodings cache.
+
+    python -m latentstitch.stages.encode [hydra overrides...]
+    python -m latentstitch.stages.encode --params params.yaml      # as dvc.yaml runs it
+
+Valid cache files are kept (no model is loaded for them); missing, stale or truncated ones are
+(re)computed, resuming interrupted ones. Encoders are built one at a time, in the order the
+suite first names them, so only one model is in memory.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from latentstitch.data import load_dataset
+from latentstitch.encoders import (
+    build_encoder,
+    encodings_path,
+    ensure_encodings,
+    is_cached,
+    load_spec,
+)
+from latentstitch.encoders.encoding import DEFAULT_CHUNK_SIZE, SPLITS
+from latentstitch.stages._cli import stage_main
+
+# Encoding settings (`encode.*` in the composed config) and their defaults.
+_SETTINGS = {"batch_size": 32, "chunk_size": DEFAULT_CHUNK_SIZE, "amp": False, "progress": True}
+
+
+def run(cfg: DictConfig) -> dict[str, Any]:
+    """Encode the suite's datasets with their encoders; returns one row per (dataset, encoder, split).
+
+    Reads ``suite.datasets`` (name -> ``encoders`` list, optional ``subset``), ``suite.tiny``,
+    ``device``, ``paths.encodings_dir``, ``paths.models_dir`` and optional ``encode.*``
+    settings (batch_size, chunk_size, amp, progress).
+    """
+    settings = {key: OmegaConf.select(cfg, f"encode.{key}", default=value) for key, value in _SETTINGS.items()}
+    tiny = bool(OmegaConf.select(cfg, "suite.tiny", default=False))
+    encodings_dir = cfg.paths.encodings_dir
+    plan: dict[str, list[str]] = {}  # encoder id -> datasets, in the suite's order
+    subsets: dict[str, Any] = {}
+    for name, dataset_cfg in cfg.suite.datasets.items():
+        subset = dataset_cfg.get("subset")
+        subsets[name] = OmegaConf.to_container(subset) if isinstance(subset, DictConfig) else subset
+        for encoder_id in dataset_cfg.get("encoders") or []:
+            plan.setdefault(encoder_id, []).append(name)
+
+    datasets: dict[str, Any] = {}
+    rows = []
+    for encoder_id, names in plan.items():
+        spec = load_spec(encoder_id)
+        encoder = None
+        for name in names:
+            if name not in datasets:
+                datasets[name] = load_dataset(name, subset=subsets[name])
+            dataset = datasets[name]
+            for split in SPLITS:
+                path = encodings_path(encodings_dir, dataset.name, spec.id, split)
+                if is_cached(dataset, spec, split, encodings_dir, tiny=tiny, amp=settings["amp"]):
+                    status = "cached"
+                else:
+                    if encoder is None:
+                        encoder = build_encoder(spec, tiny=tiny, device=cfg.device, models_dir=cfg.paths.models_dir)
+                    ensure_encodings(dataset, encoder, split, encodings_dir, **settings)
+                    status = "encoded"
+                rows.append({"dataset": dataset.name, "encoder": spec.id, "split": split,
+                             "path": str(path), "status": status})
+        del encoder  # free the model before building the next one
+    return {"encodings": rows}
+
+
+def main() -> None:
+    stage_main(run)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""The encode stage on a tiny suite: every dataset x encoder x split, then nothing to redo."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from omegaconf import OmegaConf
+
+import latentstitch.stages.encode as stage
+from latentstitch.data.base import Dataset, Split
+from latentstitch.io import load_encodings
+
+
+def _toy_text(subset=None) -> Dataset:
+    texts = ["a cat sat on the mat", "stock markets fell sharply", "the team won the match", ""] * 3
+    labels = np.array([0, 1, 2, 0] * 3, dtype=np.int64)
+    return Dataset(name="toy_text", modality="text", train=Split(texts[:8], labels[:8]),
+                   test=Split(texts[8:], labels[8:]), class_names=["a", "b", "c"])
+
+
+@pytest.fixture
+def cfg(tmp_path, monkeypatch):
+    real_load = stage.load_dataset
+    monkeypatch.setattr(stage, "load_dataset",
+                        lambda name, subset=None: _toy_text() if name == "toy_text" else real_load(name, subset=subset))
+    return OmegaConf.create({
+        "device": "cpu",
+        "paths": {"encodings_dir": str(tmp_path / "encodings"), "models_dir": str(tmp_path / "models")},
+        "suite": {
+            "tiny": True,
+            "datasets": {
+                "digits": {"subset": {"train": 30, "test": 10}, "encoders": ["efficientnet_lite0", "vit_small_patch16_224"]},
+                "toy_text": {"encoders": ["minilm_l6"]},
+            },
+        },
+        "encode": {"batch_size": 8, "progress": False},
+    })
+
+
+def test_encodes_every_pair_then_keeps_the_cache(cfg, monkeypatch):
+    rows = stage.run(cfg)["encodings"]
+    assert {(r["dataset"], r["encoder"], r["split"]) for r in rows} == {
+        (d, e, s) for d, es in [("digits", ["efficientnet_lite0", "vit_small_patch16_224"]), ("toy_text", ["minilm_l6"])]
+        for e in es for s in ("train", "test")
+    }
+    assert {r["status"] for r in rows} == {"encoded"}
+    x, y, meta = load_encodings(next(r["path"] for r in rows if r["dataset"] == "digits" and r["split"] == "train"))
+    assert x.shape[0] == y.shape[0] == 30 and meta["dataset_subset"] == {"train": 30, "test": 10}
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("an encoder was built although every file is cached")
+
+    monkeypatch.setattr(stage, "build_encoder", no_model)
+    assert {r["status"] for r in stage.run(cfg)["encodings"]} == {"cached"}
+
+
+def test_only_missing_files_are_encoded(cfg):
+    rows = stage.run(cfg)["encodings"]
+    removed = next(r for r in rows if r["encoder"] == "minilm_l6" and r["split"] == "test")
+    with open(removed["path"], "r+b") as f:
+        f.truncate(100)
+    rerun = stage.run(cfg)["encodings"]
+    assert [(r["encoder"], r["split"]) for r in rerun if r["status"] == "encoded"] == [("minilm_l6", "test")]
