@@ -61,3 +61,18 @@ def test_only_missing_files_are_encoded(cfg):
         f.truncate(100)
     rerun = stage.run(cfg)["encodings"]
     assert [(r["encoder"], r["split"]) for r in rerun if r["status"] == "encoded"] == [("minilm_l6", "test")]
+
+
+def test_max_tokens_caps_text_transformers_and_is_recorded(cfg):
+    stage.run(cfg)
+    _, _, meta = load_encodings(stage.encodings_path(cfg.paths.encodings_dir, "toy_text", "minilm_l6", "train"))
+    assert meta["max_length"] == 256  # the model's own length
+    cfg.suite.datasets.toy_text.max_tokens = 4
+    rows = stage.run(cfg)["encodings"]
+    text_rows = [r for r in rows if r["dataset"] == "toy_text"]
+    assert {r["status"] for r in text_rows} == {"encoded"}  # a new cap invalidates the cache
+    x4, _, meta = load_encodings(stage.encodings_path(cfg.paths.encodings_dir, "toy_text", "minilm_l6", "train"))
+    assert meta["max_length"] == 4
+    cfg.suite.datasets.toy_text.max_tokens = 0
+    with pytest.raises(ValueError, match="max_tokens must be a positive int"):
+        stage.run(cfg)

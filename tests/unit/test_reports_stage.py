@@ -66,7 +66,7 @@ def suite(tmp_path_factory):
         out = save_autoencoder(ae, autoencoder_dir(results_dir, "digits", ae_id))
         latents = {"train": ae.encode(train), "test": ae.encode(test)}
         for split, labels in (("train", y_train), ("test", y_test)):
-            save_encodings(encodings_dir / "digits" / ae_id / f"{split}.safetensors", latents[split], labels, {})
+            save_encodings(out / f"{split}.safetensors", latents[split], labels, {})
         save_file({"images": (test[:16] / 255.0).astype(np.float32), "reconstructions": ae.decode(latents["test"][:16])},
                   str(out / "reconstructions.safetensors"))
         spaces.append(Space(ae_id, latents["train"], latents["test"]))

@@ -10,6 +10,7 @@ suite first names them, so only one model is in memory.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -32,7 +33,9 @@ _SETTINGS = {"batch_size": 32, "chunk_size": DEFAULT_CHUNK_SIZE, "amp": False, "
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Encode the suite's datasets with their encoders; returns one row per (dataset, encoder, split).
 
-    Reads ``suite.datasets`` (name -> ``encoders`` list, optional ``subset``), ``suite.tiny``,
+    Reads ``suite.datasets`` (name -> ``encoders`` list, optional ``subset``, optional
+    ``max_tokens``: an explicit cap on every text transformer's ``max_length`` for that dataset,
+    recorded in the cache metadata; CPU suites use it on long articles), ``suite.tiny``,
     ``device``, ``paths.encodings_dir``, ``paths.models_dir`` and optional ``encode.*``
     settings (batch_size, chunk_size, amp, progress).
     """
@@ -41,18 +44,23 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     encodings_dir = cfg.paths.encodings_dir
     plan: dict[str, list[str]] = {}  # encoder id -> datasets, in the suite's order
     subsets: dict[str, Any] = {}
+    max_tokens: dict[str, int | None] = {}
     for name, dataset_cfg in cfg.suite.datasets.items():
         subset = dataset_cfg.get("subset")
         subsets[name] = OmegaConf.to_container(subset) if isinstance(subset, DictConfig) else subset
+        max_tokens[name] = dataset_cfg.get("max_tokens")
         for encoder_id in dataset_cfg.get("encoders") or []:
             plan.setdefault(encoder_id, []).append(name)
 
     datasets: dict[str, Any] = {}
     rows = []
     for encoder_id, names in plan.items():
-        spec = load_spec(encoder_id)
+        base_spec = load_spec(encoder_id)
         encoder = None
         for name in names:
+            spec = _capped(base_spec, max_tokens[name])
+            if encoder is not None and encoder.spec != spec:
+                encoder = None  # another token cap: rebuild from the capped spec
             if name not in datasets:
                 datasets[name] = load_dataset(name, subset=subsets[name])
             dataset = datasets[name]
@@ -69,6 +77,17 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                              "path": str(path), "status": status})
         del encoder  # free the model before building the next one
     return {"encodings": rows}
+
+
+def _capped(spec, max_tokens: int | None):
+    """``spec`` with its max_length capped at ``max_tokens`` (text transformers only)."""
+    if max_tokens is None:
+        return spec
+    if int(max_tokens) < 1:
+        raise ValueError(f"max_tokens must be a positive int, got {max_tokens!r}")
+    if spec.max_length is None or spec.max_length <= int(max_tokens):
+        return spec
+    return dataclasses.replace(spec, max_length=int(max_tokens))
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ rebuilt from the stitch stage's tables (and cached encodings / autoencoders) on 
 Reads ``{results_dir}/stitch/{dataset}.csv`` of every suite dataset that stitches, the paper's
 values (reports/paper/paper_values.csv), test encodings ``{encodings_dir}/{dataset}/{encoder}/``
 (Figure 4), and for Figure 6 the autoencoders ``{results_dir}/autoencoders/{dataset}/{ae_id}/``
-with their latents ``{encodings_dir}/{dataset}/{ae_id}/{train,test}.safetensors``.
+with their latents (``{train,test}.safetensors`` in the same folder).
 
 Config keys read (all optional except ``suite.name`` and ``suite.datasets``):
 
@@ -276,14 +276,15 @@ def _grid_images(cfg: DictConfig, dataset: str, dcfg: Any, l2: bool, anchors: in
     if not pairs:
         return None
     source, target = max(pairs, key=lambda pair: bottleneck(pair[0]))
-    results_dir, encodings_dir = Path(cfg.paths.results_dir), Path(cfg.paths.encodings_dir)
+    results_dir = Path(cfg.paths.results_dir)
     counts, seeds, stratified = anchor_settings(cfg, dcfg, grid)
     settings = stitch_settings(cfg, counts, seeds, grid)
     count, seed = anchors if anchors is not None else max(counts), seeds[0]
     latents = {}
     for ae in (source, target):
-        x_train, y_train, _ = load_encodings(encodings_dir / dataset / ae / "train.safetensors")
-        x_test, _, _ = load_encodings(encodings_dir / dataset / ae / "test.safetensors")
+        ae_dir = autoencoder_dir(results_dir, dataset, ae)
+        x_train, y_train, _ = load_encodings(ae_dir / "train.safetensors")
+        x_test, _, _ = load_encodings(ae_dir / "test.safetensors")
         latents[ae] = (x_train, y_train, x_test[:k])
     target_dir = autoencoder_dir(results_dir, dataset, target)
     shown = load_file(str(target_dir / "reconstructions.safetensors"))
