@@ -50,6 +50,21 @@ def paper_dataset(dataset: str, paper_table: int, paper: pd.DataFrame,
     return target if target in in_table else None
 
 
+def _paper_cells(tables: Sequence[ReportTable], paper: pd.DataFrame,
+                 paper_datasets: Mapping[str, str] | None):
+    """(table, paper table number, dataset, paper dataset, our cells, the paper's cells of that
+    table and dataset) for every dataset of a paper-analog table that the paper reports."""
+    for table in tables:
+        number = table.spec.paper_table
+        if number is None or table.cells.empty:
+            continue
+        printed = paper[paper["table"] == number]
+        for dataset, cells in table.cells.groupby("dataset", sort=False):
+            target = paper_dataset(dataset, number, paper, paper_datasets)
+            if target is not None:
+                yield table, number, dataset, target, cells, printed[printed["dataset"] == target]
+
+
 def compare_with_paper(tables: Sequence[ReportTable], paper: pd.DataFrame,
                        paper_datasets: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Ours, the paper's and their difference (ours - paper) for every cell whose setting
@@ -58,33 +73,25 @@ def compare_with_paper(tables: Sequence[ReportTable], paper: pd.DataFrame,
     datasets the paper lacks, and of methods it does not print (ridge) have no row.
     """
     parts = []
-    for table in tables:
-        number = table.spec.paper_table
-        if number is None or table.cells.empty:
-            continue
-        printed = paper[paper["table"] == number]
-        for dataset, cells in table.cells.groupby("dataset", sort=False):
-            target = paper_dataset(dataset, number, paper, paper_datasets)
-            if target is None:
-                continue
-            theirs = printed[printed["dataset"] == target][["method", "metric", "mean", "std", "anchors"]]
-            joined = cells.merge(theirs, on=["method", "metric"], suffixes=("", "_paper"))
-            parts.append(pd.DataFrame({
-                "paper_table": number,
-                "table": table.spec.key,
-                "dataset": dataset,
-                "paper_dataset": target,
-                "method": joined["method"],
-                "metric": joined["metric"],
-                "anchors": joined["anchors"],
-                "paper_anchors": joined["anchors_paper"],
-                "n": joined["n"],
-                "ours_mean": joined["mean"],
-                "ours_std": joined["std"],
-                "paper_mean": joined["mean_paper"].astype("float64"),
-                "paper_std": joined["std_paper"].astype("float64"),
-                "difference": joined["mean"] - joined["mean_paper"].astype("float64"),
-            }))
+    for table, number, dataset, target, cells, theirs in _paper_cells(tables, paper, paper_datasets):
+        joined = cells.merge(theirs[["method", "metric", "mean", "std", "anchors"]],
+                             on=["method", "metric"], suffixes=("", "_paper"))
+        parts.append(pd.DataFrame({
+            "paper_table": number,
+            "table": table.spec.key,
+            "dataset": dataset,
+            "paper_dataset": target,
+            "method": joined["method"],
+            "metric": joined["metric"],
+            "anchors": joined["anchors"],
+            "paper_anchors": joined["anchors_paper"],
+            "n": joined["n"],
+            "ours_mean": joined["mean"],
+            "ours_std": joined["std"],
+            "paper_mean": joined["mean_paper"].astype("float64"),
+            "paper_std": joined["std_paper"].astype("float64"),
+            "difference": joined["mean"] - joined["mean_paper"].astype("float64"),
+        }))
     if not parts:
         return pd.DataFrame(columns=COMPARISON_COLUMNS)
     return pd.concat(parts, ignore_index=True)[COMPARISON_COLUMNS]
@@ -105,38 +112,30 @@ def method_rankings(tables: Sequence[ReportTable], paper: pd.DataFrame,
     of ``methods`` in ours and in the paper (over the methods both have), ours over every
     translation method we ran, and Kendall's tau-b between the two (NaN if undefined)."""
     records = []
-    for table in tables:
-        number = table.spec.paper_table
-        if number is None or table.cells.empty:
-            continue
-        printed = paper[paper["table"] == number]
-        for dataset, cells in table.cells.groupby("dataset", sort=False):
-            target = paper_dataset(dataset, number, paper, paper_datasets)
-            if target is None:
+    for table, number, dataset, target, cells, printed in _paper_cells(tables, paper, paper_datasets):
+        for metric in table.spec.metrics:
+            ours = cells[(cells["metric"] == metric) & cells["method"].isin([*methods, "ridge"])]
+            ours = dict(zip(ours["method"], ours["mean"]))
+            theirs = printed[printed["metric"] == metric]
+            theirs = dict(zip(theirs["method"], theirs["mean"]))
+            common = [m for m in methods if m in ours and m in theirs]
+            if len(common) < 2:
                 continue
-            for metric in table.spec.metrics:
-                ours = cells[(cells["metric"] == metric) & cells["method"].isin([*methods, "ridge"])]
-                ours = dict(zip(ours["method"], ours["mean"]))
-                theirs = printed[(printed["dataset"] == target) & (printed["metric"] == metric)]
-                theirs = dict(zip(theirs["method"], theirs["mean"]))
-                common = [m for m in methods if m in ours and m in theirs]
-                if len(common) < 2:
-                    continue
-                better = HIGHER_IS_BETTER[metric]
-                a = [round(ours[m], RANK_DECIMALS) for m in common]
-                b = [round(theirs[m], RANK_DECIMALS) for m in common]
-                tau = kendalltau(a, b).statistic if len(set(a)) > 1 and len(set(b)) > 1 else np.nan
-                records.append({
-                    "paper_table": number,
-                    "table": table.spec.key,
-                    "dataset": dataset,
-                    "paper_dataset": target,
-                    "metric": metric,
-                    "ours": ranking({m: ours[m] for m in common}, better),
-                    "paper": ranking({m: theirs[m] for m in common}, better),
-                    "ours_all_methods": ranking(ours, better),
-                    "kendall_tau": float(tau),
-                })
+            better = HIGHER_IS_BETTER[metric]
+            a = [round(ours[m], RANK_DECIMALS) for m in common]
+            b = [round(theirs[m], RANK_DECIMALS) for m in common]
+            tau = kendalltau(a, b).statistic if len(set(a)) > 1 and len(set(b)) > 1 else np.nan
+            records.append({
+                "paper_table": number,
+                "table": table.spec.key,
+                "dataset": dataset,
+                "paper_dataset": target,
+                "metric": metric,
+                "ours": ranking({m: ours[m] for m in common}, better),
+                "paper": ranking({m: theirs[m] for m in common}, better),
+                "ours_all_methods": ranking(ours, better),
+                "kendall_tau": float(tau),
+            })
     columns = ["paper_table", "table", "dataset", "paper_dataset", "metric", "ours", "paper",
                "ours_all_methods", "kendall_tau"]
     return pd.DataFrame(records, columns=columns)

@@ -23,7 +23,6 @@ error, pixels in [0, 1]. Outputs whose metrics.json records the same fingerprint
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 from typing import Any
 
@@ -35,10 +34,10 @@ from latentstitch.config import load_group_config
 from latentstitch.data import Dataset, load_dataset
 from latentstitch.decoders import CNNAutoencoder, reconstruction_mse, save_autoencoder
 from latentstitch.decoders.training import finish_logger, make_logger
-from latentstitch.io import atomic_path, read_encodings_meta, save_encodings, write_json_atomic
-from latentstitch.provenance import config_hash, provenance
+from latentstitch.io import atomic_path, read_encodings_meta, save_encodings
+from latentstitch.provenance import config_hash
 from latentstitch.stages._cli import stage_main
-from latentstitch.stages.train_heads import METRICS, accelerator_of, is_complete
+from latentstitch.stages.train_heads import accelerator_of, is_complete, keep_or_train
 
 FIGURE_IMAGES = 16
 RMSE_DEFINITION = "mean over images of the mean squared pixel error, pixels in [0, 1] (paper: reconstruction MSE)"
@@ -141,18 +140,11 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                     record = {"dataset": name, "autoencoder": ae_id, "settings": settings, "subset": subset}
                     fingerprint = config_hash({**record, "data": dataset.meta.get("config")})
                     outputs = [out / "train.safetensors", out / "test.safetensors"]
-                    if is_complete(out, fingerprint) and all(_latents_match(p, fingerprint) for p in outputs):
-                        summary["kept"] += 1
-                        metrics = json.loads((out / METRICS).read_text())
-                    else:
-                        metrics = {
-                            **record,
-                            **_train_one(cfg, name, dataset, settings, ae_id, out, fingerprint),
-                            "fingerprint": fingerprint,
-                            **provenance(),
-                        }
-                        write_json_atomic(out / METRICS, metrics)
-                        summary["trained"] += 1
+                    metrics = keep_or_train(
+                        out, fingerprint, record, summary=summary,
+                        complete=is_complete(out, fingerprint) and all(_latents_match(p, fingerprint) for p in outputs),
+                        train=lambda: _train_one(cfg, name, dataset, settings, ae_id, out, fingerprint),
+                    )
                     summary["test_rmse"][f"{name}/{ae_id}"] = metrics["test_rmse"]
     return summary
 

@@ -23,7 +23,7 @@ import hashlib
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
@@ -76,6 +76,22 @@ def is_complete(directory: Path, fingerprint: str) -> bool:
         return json.loads(path.read_text()).get("fingerprint") == fingerprint
     except json.JSONDecodeError:
         return False
+
+
+def keep_or_train(
+    out: Path, fingerprint: str, record: dict[str, Any], train: Callable[[], dict[str, Any]],
+    summary: dict[str, Any], complete: bool | None = None,
+) -> dict[str, Any]:
+    """The metrics of ``out``: kept when a finished run with this fingerprint wrote them
+    (``complete`` overrides that check), else from ``train()``, written last and atomically so
+    an interrupted run is redone. Counts ``kept`` / ``trained`` in ``summary``."""
+    if is_complete(out, fingerprint) if complete is None else complete:
+        summary["kept"] += 1
+        return json.loads((out / METRICS).read_text())
+    metrics = {**record, **train(), "fingerprint": fingerprint, **provenance()}
+    write_json_atomic(out / METRICS, metrics)
+    summary["trained"] += 1
+    return metrics
 
 
 def anchor_settings(cfg: DictConfig, *scopes: Any) -> tuple[list[int], list[int], bool]:
@@ -177,18 +193,10 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                     fingerprint = config_hash(
                         {"head_cfg": head_cfg, "seed": int(cfg.seed), "data": data_id, **record}
                     )
-                    if is_complete(out, fingerprint):
-                        summary["kept"] += 1
-                        metrics = json.loads((out / METRICS).read_text())
-                    else:
-                        metrics = {
-                            **record,
-                            **_train_one(cfg, head_cfg, out, (x_train, y_train), (x_test, y_test), idx),
-                            "fingerprint": fingerprint,
-                            **provenance(),
-                        }
-                        write_json_atomic(out / METRICS, metrics)
-                        summary["trained"] += 1
+                    metrics = keep_or_train(
+                        out, fingerprint, record, summary=summary,
+                        train=lambda: _train_one(cfg, head_cfg, out, (x_train, y_train), (x_test, y_test), idx),
+                    )
                     summary["test_accuracy"]["/".join(out.relative_to(results_dir / "heads").parts)] = (
                         metrics["test_accuracy"]
                     )
