@@ -16,9 +16,12 @@ BIN = Path(sys.executable).parent
 
 
 def _run(args, cwd, **kwargs):
-    # The stages read conf/ of the copy, and the copy's params.yaml (its cwd).
+    # The stages read conf/ of the copy, and the copy's params.yaml (its cwd). One BLAS/torch
+    # thread: tiny models gain nothing from two, and on a busy 2-core machine oversubscribed
+    # BLAS threads slowed a stage tenfold.
     env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}",
-               LATENTSTITCH_CONF_DIR=str(Path(cwd) / "conf"))
+               LATENTSTITCH_CONF_DIR=str(Path(cwd) / "conf"),
+               OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
     result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, **kwargs)
     assert result.returncode == 0, f"{args} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     return result
