@@ -1,5 +1,7 @@
 """The encodings cache format and atomic writes."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -18,6 +20,9 @@ def test_encodings_round_trip(tmp_path):
     assert meta == read_encodings_meta(path)
     assert (meta["count"], meta["dim"], meta["encoder"]) == (7, 3, "e")
     assert list(path.parent.iterdir()) == [path]  # no temporary file left behind
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's private 0600
 
 
 def test_save_encodings_rejects_bad_shapes(tmp_path):
