@@ -7,6 +7,8 @@ the target's decoder (trained on the target's absolute space, never retrained) a
 
 from __future__ import annotations
 
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Literal, Sequence
 
@@ -14,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from latentstitch import metrics
-from latentstitch.translate import Translator, relative_projection
+from latentstitch.translate import fit_translators, relative_projection
 
 # Baselines that involve no fitted translator; they get scaling "none" and are computed once.
 BASELINES = ("absolute", "relative")
@@ -75,6 +77,8 @@ class StitchSettings:
     # target encodings of those same points; bounded so that 6x6 pairs x seeds stay cheap.
     retrieval_queries: int = 1000
     translator_kwargs: dict = field(default_factory=dict)
+    # Also translate each space into itself (a sanity row: it should match no-stitch).
+    self_pairs: bool = False
 
     def __post_init__(self) -> None:
         valid = BASELINES + TRANSLATION_METHODS
@@ -107,6 +111,21 @@ def _decoder_rows(
     return {"rmse": metrics.rmse(out.reshape(len(out), -1), images_test.reshape(len(images_test), -1))}
 
 
+class _Clock:
+    """Seconds spent per phase, summed (``stitch(...).attrs["seconds"]``)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, phase: str):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[phase] = self.seconds.get(phase, 0.0) + time.perf_counter() - start
+
+
 def stitch(
     spaces: Iterable[Space],
     decoders: Iterable[Decoder],
@@ -119,10 +138,14 @@ def stitch(
     """Score every (source space, target decoder) pair for every method, scaling, anchor
     count and seed, plus the no-stitch rows; returns one tidy row per metric.
 
-    Translators are fitted once per (source, target, method, scaling, anchors, seed) and
-    reused for every decoder of the target. ``absolute`` is skipped for pairs whose dims
-    differ (as in the paper). ``anchor_indices(count, seed)`` gives the train indices of the
-    parallel anchors (e.g. ``latentstitch.data.sample_anchors(train_labels, count, seed)``).
+    For each (anchors, seed, scaling, method, source) one ``fit_translators`` call fits the
+    translators into every target at once, sharing the work on the source's anchors (its
+    scaling, least-squares factorization, ridge eigenbasis, affine moments); each translator
+    serves every decoder of its target. ``absolute`` is skipped for pairs whose dims differ
+    (as in the paper). ``anchor_indices(count, seed)`` gives the train indices of the parallel
+    anchors (e.g. ``latentstitch.data.sample_anchors(train_labels, count, seed)``). The seconds
+    spent per phase (fit, transform, latent metrics, decode, relative) are in
+    ``result.attrs["seconds"]``.
     """
     spaces = {s.name: s for s in spaces}
     decoders = list(decoders)
@@ -137,6 +160,7 @@ def stitch(
         if d.space not in spaces:
             raise ValueError(f"decoder {d.name!r} is for space {d.space!r}, not among {sorted(spaces)}")
     rows: list[dict] = []
+    clock = _Clock()
 
     def emit(source, target, decoder, method, scaling, anchors, seed, values: dict[str, float]):
         for metric, value in values.items():
@@ -144,47 +168,56 @@ def stitch(
                              scaling=scaling, anchors=anchors, seed=seed, metric=metric,
                              value=float(value)))
 
-    absolute_decoders = [d for d in decoders if not d.relative]
-    for d in absolute_decoders:  # no-stitch: each decoder on its own encoder
-        emit(d.space, d.space, d.name, "no-stitch", "none", 0, 0,
-             _decoder_rows(d, spaces[d.space].test, y_test, images_test))
-
-    pairs = [(s, t) for s in spaces for t in spaces if s != t]
-    if "absolute" in settings.methods:
-        for s, t in pairs:
-            src, tgt = spaces[s], spaces[t]
-            if src.dim != tgt.dim:
-                continue
-            emit(s, t, "latent", "absolute", "none", 0, 0,
-                 _latent_rows(src.test, tgt.test, settings.retrieval_queries))
+    def score(source, target, method, scaling, anchors, seed, z):
+        with clock("latent metrics"):
+            emit(source, target, "latent", method, scaling, anchors, seed,
+                 _latent_rows(z, spaces[target].test, settings.retrieval_queries))
+        with clock("decode"):
             for d in absolute_decoders:
-                if d.space == t:
-                    emit(s, t, d.name, "absolute", "none", 0, 0,
-                         _decoder_rows(d, src.test, y_test, images_test))
+                if d.space == target:
+                    emit(source, target, d.name, method, scaling, anchors, seed,
+                         _decoder_rows(d, z, y_test, images_test))
+
+    absolute_decoders = [d for d in decoders if not d.relative]
+    with clock("decode"):
+        for d in absolute_decoders:  # no-stitch: each decoder on its own encoder
+            emit(d.space, d.space, d.name, "no-stitch", "none", 0, 0,
+                 _decoder_rows(d, spaces[d.space].test, y_test, images_test))
+
+    targets_of = {s: [t for t in spaces if t != s or settings.self_pairs] for s in spaces}
+    if "absolute" in settings.methods:
+        for s, targets in targets_of.items():
+            for t in targets:
+                if spaces[s].dim == spaces[t].dim:
+                    score(s, t, "absolute", "none", 0, 0, spaces[s].test)
 
     methods = [m for m in settings.methods if m in TRANSLATION_METHODS]
     for count in settings.anchor_counts:
         for seed in settings.seeds:
             idx = np.asarray(anchor_indices(count, seed))
             if "relative" in settings.methods:
-                for s, t in pairs:
-                    rel = relative_projection(spaces[s].test, spaces[s].train[idx])
-                    for d in decoders:
-                        if d.relative and d.space == t and d.anchor_key == (count, seed):
-                            emit(s, t, d.name, "relative", "none", count, seed,
-                                 _decoder_rows(d, rel, y_test, images_test))
+                for s, targets in targets_of.items():
+                    with clock("relative"):
+                        rel = relative_projection(spaces[s].test, spaces[s].train[idx])
+                        for t in targets:
+                            for d in decoders:
+                                if d.relative and d.space == t and d.anchor_key == (count, seed):
+                                    emit(s, t, d.name, "relative", "none", count, seed,
+                                         _decoder_rows(d, rel, y_test, images_test))
             for scaling in settings.scalings:
-                for s, t in pairs:
-                    src, tgt = spaces[s], spaces[t]
-                    for method in methods:
-                        translator = Translator(
-                            method=method, scaling=scaling, seed=seed, **settings.translator_kwargs
-                        ).fit(src.train[idx], tgt.train[idx])
-                        z = translator.transform(src.test)
-                        emit(s, t, "latent", method, scaling, count, seed,
-                             _latent_rows(z, tgt.test, settings.retrieval_queries))
-                        for d in absolute_decoders:
-                            if d.space == t:
-                                emit(s, t, d.name, method, scaling, count, seed,
-                                     _decoder_rows(d, z, y_test, images_test))
-    return pd.DataFrame(rows, columns=RESULT_COLUMNS)
+                for method in methods:
+                    for s, targets in targets_of.items():
+                        if not targets:
+                            continue
+                        with clock("fit"):
+                            translators = fit_translators(
+                                spaces[s].train[idx], [spaces[t].train[idx] for t in targets],
+                                method, scaling, seed=seed, **settings.translator_kwargs,
+                            )
+                        for t, translator in zip(targets, translators):
+                            with clock("transform"):
+                                z = translator.transform(spaces[s].test)
+                            score(s, t, method, scaling, count, seed, z)
+    table = pd.DataFrame(rows, columns=RESULT_COLUMNS)
+    table.attrs["seconds"] = dict(clock.seconds)
+    return table

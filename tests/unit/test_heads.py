@@ -155,3 +155,17 @@ def test_relative_head_anchor_dim_checked(digits):
         RelativeHead(SVMHead()).fit(x_train, y_train, anchors=np.ones((10, 8)))
     with pytest.raises(NotFittedError):
         RelativeHead(SVMHead()).predict(x_train)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3, 6])
+def test_svm_primal_predict_equals_libsvm(n_classes):
+    """SVMHead.predict (one-vs-one votes from the primal weights) = SVC.predict (kernel sums)."""
+    from sklearn.datasets import make_classification
+
+    x, y = make_classification(900, 30, n_informative=10, n_classes=n_classes, random_state=n_classes)
+    x = x.astype(np.float32)
+    head = SVMHead().fit(x[:500], y[:500])
+    far = np.concatenate([x[500:], 50 * x[500:]])  # far from the training data too
+    np.testing.assert_array_equal(head.predict(far), head.estimator_.predict(far))
+    head.fit(x[:500], (y[:500] + 1) % n_classes)  # a refit is not served a stale cache
+    np.testing.assert_array_equal(head.predict(far), head.estimator_.predict(far))

@@ -13,6 +13,7 @@ from latentstitch.data import sample_anchors
 from latentstitch.decoders import LinearSVMHead, MLPHead, RelativeHead, SVMHead, load_head
 from latentstitch.io import save_encodings
 from latentstitch.stages import train_heads
+from latentstitch.stages.plan import AnchorPlan
 
 
 
@@ -45,11 +46,9 @@ def encodings(tmp_path):
 
 
 def test_trains_every_head_then_keeps_them(tmp_path, encodings):
-    spaces, y = encodings
     cfg = stage_config(tmp_path, ["svm", "svm_fast", "mlp"])
     summary = train_heads.run(cfg)
-    # 2 encoders x 3 head kinds x (1 absolute + 1 relative: 1 anchor count x 1 seed)
-    assert summary["trained"] == 12 and summary["kept"] == 0
+    assert summary["trained"] == 6 and summary["kept"] == 0  # 2 encoders x 3 head kinds
 
     results = tmp_path / "results"
     head = load_head(train_heads.head_dir(results, "digits", "b", "svm"))
@@ -58,8 +57,22 @@ def test_trains_every_head_then_keeps_them(tmp_path, encodings):
     metrics = json.loads((train_heads.head_dir(results, "digits", "a", "mlp") / "metrics.json").read_text())
     assert metrics["test_accuracy"] > 0.8 and metrics["seed"] == cfg.seed and metrics["dim"] == 64
     assert metrics["test_accuracy"] == summary["test_accuracy"]["digits/a/mlp"]
+    assert not (results / "relative_heads").exists()  # a stitching setting: the stitch stage trains them
 
-    rel_dir = train_heads.relative_head_dir(results, "digits", "b", "mlp", 40, 0)
+    again = train_heads.run(cfg)
+    assert again["trained"] == 0 and again["kept"] == 6
+    assert again["test_accuracy"] == summary["test_accuracy"]
+
+
+def test_relative_heads_for_every_anchor_setting_then_kept(tmp_path, encodings):
+    spaces, y = encodings
+    cfg = stage_config(tmp_path, ["mlp"])
+    summary = {"trained": 0, "kept": 0, "test_accuracy": {}}
+    plan = AnchorPlan(counts=[40], seeds=[0, 2], stratified=False)
+    folders = train_heads.train_relative_heads(cfg, "digits", "b", "mlp", plan, summary)
+    assert sorted(folders) == [(40, 0), (40, 2)] and summary["trained"] == 2
+    rel_dir = train_heads.relative_head_dir(tmp_path / "results", "digits", "b", "mlp", 40, 0)
+    assert folders[(40, 0)] == rel_dir
     rel = load_head(rel_dir)
     rel_metrics = json.loads((rel_dir / "metrics.json").read_text())
     assert isinstance(rel, RelativeHead) and isinstance(rel.head_, MLPHead) and rel.n_anchors_ == 40
@@ -69,39 +82,12 @@ def test_trains_every_head_then_keeps_them(tmp_path, encodings):
     np.testing.assert_array_equal(rel.anchors_, spaces["b"][idx])
     assert rel_metrics["test_accuracy"] > 0.5
 
-    again = train_heads.run(cfg)
-    assert again["trained"] == 0 and again["kept"] == 12
-    assert again["test_accuracy"] == summary["test_accuracy"]
+    plan = AnchorPlan(counts=[40], seeds=[0, 2, 3], stratified=False)
+    train_heads.train_relative_heads(cfg, "digits", "b", "mlp", plan, summary)
+    assert summary["trained"] == 3 and summary["kept"] == 2  # only the new seed's head
 
 
-def test_changed_settings_retrain_only_what_changed(tmp_path, encodings):
-    cfg = stage_config(tmp_path, ["svm"])
-    assert train_heads.run(cfg)["trained"] == 4
-    cfg.suite.anchors.seeds = [0, 2]
-    summary = train_heads.run(cfg)
-    assert summary["trained"] == 2 and summary["kept"] == 4  # the new seed's relative heads
-
-
-def test_dataset_anchors_override_and_no_relative_heads_without_the_baseline(tmp_path, encodings):
-    cfg = stage_config(tmp_path, ["svm"])
-    with open_dict(cfg):
-        cfg.suite.datasets.digits.anchors = {"num": 30, "seeds": [5]}
-    train_heads.run(cfg)
-    assert load_head(train_heads.relative_head_dir(tmp_path / "results", "digits", "a", "svm", 30, 5)).n_anchors_ == 30
-    assert not train_heads.relative_head_dir(tmp_path / "results", "digits", "a", "svm", 40, 0).exists()
-
-    cfg = stage_config(tmp_path / "other", ["svm"])
-    with open_dict(cfg):
-        cfg.paths.encodings_dir = str(tmp_path / "encodings")
-        cfg.suite.stitch = {"methods": ["ortho", "affine"]}
-    assert train_heads.run(cfg)["trained"] == 2  # the absolute heads only
-
-
-def test_missing_anchor_settings_and_encodings_are_clear(tmp_path, encodings):
-    cfg = stage_config(tmp_path, ["svm"])
-    del cfg.suite.anchors
-    with pytest.raises(ValueError, match=r"the suite needs anchors: \{num: \[counts\], seeds"):
-        train_heads.run(cfg)
+def test_missing_encodings_are_clear(tmp_path, encodings):
     cfg = stage_config(tmp_path, ["svm"])
     cfg.suite.datasets.digits.encoders = ["c"]
     with pytest.raises(FileNotFoundError, match="run the encode stage first"):

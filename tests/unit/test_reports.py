@@ -139,7 +139,11 @@ def test_paper_layouts(tables):
         "reconstruction_plain_same_standard": 3, "reconstruction_l2dec_same_standard": 4,
         "reconstruction_plain_cross_standard": 8,
         "reconstruction_plain_same_l2": None, "reconstruction_plain_cross_l2": None, "reconstruction_l2dec_same_l2": None,
+        "retrieval_standard": None, "retrieval_l2": None,
     }
+    retrieval = tables["retrieval_standard"].layout()
+    assert "No Stitching" not in retrieval.index and "ortho" in retrieval.index
+    assert {c.rsplit(" ", 1)[1] for c in retrieval.columns} == {"lcos", "retrieval_top1", "retrieval_mrr"}
     layout = tables["classification_svm_standard"].layout()
     assert list(layout.index) == ["fashion_mnist_offline", "bbc_news"]
     assert list(layout.columns) == ["anchors", "No Stitching", "absolute", "relative", "affine", "linear", "l-ortho",

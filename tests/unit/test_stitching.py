@@ -91,3 +91,39 @@ def test_stitch_rejects_misaligned_spaces_and_unknown_methods():
         StitchSettings(methods=("procrustes",))
     with pytest.raises(ValueError, match="2-D"):
         Space("c", np.zeros(3), np.zeros((2, 3)))
+
+
+def test_engine_equals_a_per_pair_loop_and_times_its_phases():
+    """Fitting each source into all targets at once gives the numbers a per-pair loop of
+    Translator fits gives; self-pairs are stitched on request."""
+    from latentstitch import metrics
+    from latentstitch.translate import Translator
+
+    rng = np.random.default_rng(3)
+    x, y = _blobs(rng, 500, 12, 3)
+    spaces = [Space("a", x[:400], x[400:])]
+    for name, d in (("b", 12), ("c", 7)):
+        t = np.tanh(x @ rng.normal(size=(12, d)) / 3)
+        spaces.append(Space(name, t[:400], t[400:]))
+    heads = {s.name: LogisticRegression(max_iter=500).fit(s.train, y[:400]) for s in spaces}
+    decoders = [Decoder("logreg", name, "classifier", h.predict) for name, h in heads.items()]
+    settings = StitchSettings(methods=["linear", "l-ortho", "ortho", "ridge", "affine"],
+                              scalings=["standard", "l2"], anchor_counts=[50], seeds=[0, 1],
+                              translator_kwargs={"affine_steps": 20}, self_pairs=True)
+    table = stitch(spaces, decoders, settings, y_test=y[400:],
+                   anchor_indices=lambda count, seed: sample_anchors(y[:400], count, seed))
+    for seed in (0, 1):
+        idx = sample_anchors(y[:400], 50, seed)
+        for src in spaces:
+            for tgt in spaces:
+                for method in settings.methods:
+                    for scaling in settings.scalings:
+                        z = Translator(method, scaling, seed=seed, affine_steps=20).fit(
+                            src.train[idx], tgt.train[idx]).transform(src.test)
+                        cell = dict(source=src.name, target=tgt.name, method=method, scaling=scaling, seed=seed)
+                        assert _value(table, metric="lcos", **cell) == pytest.approx(
+                            metrics.lcos(z, tgt.test), abs=1e-6)
+                        assert _value(table, metric="accuracy", **cell) == pytest.approx(
+                            metrics.accuracy(y[400:], heads[tgt.name].predict(z)), abs=0.02)
+    assert set(table.attrs["seconds"]) >= {"fit", "transform", "latent metrics", "decode"}
+    assert all(v >= 0 for v in table.attrs["seconds"].values())

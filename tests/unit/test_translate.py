@@ -15,6 +15,7 @@ from latentstitch.translate import (
     StandardScaling,
     Translator,
     affine_sgd,
+    fit_translators,
     closest_orthogonal,
     l_ortho,
     lstsq,
@@ -23,6 +24,7 @@ from latentstitch.translate import (
     ridge,
     zero_pad,
 )
+from latentstitch.translate.functional import _affine_adam_many
 
 
 def _rng(seed=0):
@@ -319,3 +321,54 @@ def test_relative_projection_is_cosine_to_anchors():
     assert out.dtype == torch.float32 and out.shape == (7, 3)
     with pytest.raises(ValueError, match=r"same space.*\(7, 5\).*\(3, 4\)"):
         relative_projection(x, anchors[:, :4])
+
+
+# ---- fitting one source into many targets ------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["absolute", "linear", "l-ortho", "ortho", "ridge", "affine"])
+@pytest.mark.parametrize("scaling", ["standard", "l2"])
+def test_fit_translators_equals_one_fit_per_target(method, scaling):
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(60, 12))
+    dims = [12] if method == "absolute" else [12, 5, 20, 12]  # smaller, larger and equal dims
+    ys = [x @ rng.normal(size=(12, d)) + 0.1 * rng.normal(size=(60, d)) for d in dims]
+    test = rng.normal(size=(15, 12))
+    many = fit_translators(x, ys, method, scaling, seed=3, affine_steps=40)
+    for y, t in zip(ys, many):
+        one = Translator(method, scaling, seed=3, affine_steps=40).fit(x, y)
+        np.testing.assert_allclose(t.transform(test), one.transform(test), rtol=1e-7, atol=1e-8)
+        assert t.alpha_ == one.alpha_
+
+
+def test_fit_translators_float32_matches_within_rounding():
+    rng = np.random.default_rng(8)
+    x = rng.normal(size=(200, 32)).astype(np.float32)
+    ys = [(x @ rng.normal(size=(32, d))).astype(np.float32) for d in (32, 16)]
+    for method in ("linear", "l-ortho", "ortho"):
+        for y, t in zip(ys, fit_translators(x, ys, method)):
+            one = Translator(method).fit(x, y)
+            np.testing.assert_allclose(t.transform(x), one.transform(x), atol=1e-4)
+
+
+def test_fit_translators_names_the_bad_target():
+    x = np.ones((10, 4)) + np.arange(40).reshape(10, 4)
+    with pytest.raises(ValueError, match=r"y anchors \[1\] must be parallel"):
+        fit_translators(x, [x, x[:5]], "linear")
+    with pytest.raises(ValueError, match="at least one target"):
+        fit_translators(x, [], "linear")
+
+
+def test_affine_moment_form_equals_data_form():
+    """Hand-written Adam on x's moments or on the data takes the same steps as torch's Adam
+    through autograd: equal in float64 up to rounding, for several targets at once, each from
+    its own init."""
+    rng = np.random.default_rng(9)
+    for n in (80, 6):  # d1 < 2n: from the moments; d1 >= 2n: from the data
+        x = torch.from_numpy(rng.normal(size=(n, 10)))
+        ys = [torch.from_numpy(rng.normal(size=(n, d))) for d in (10, 3, 14)]
+        many = _affine_adam_many(x, ys, steps=50, lr=1e-2, seed=5)
+        for y, (r, b) in zip(ys, many):
+            r_ref, b_ref = affine_sgd(x, y, steps=50, lr=1e-2, seed=5)
+            torch.testing.assert_close(r, r_ref, rtol=1e-9, atol=1e-10)
+            torch.testing.assert_close(b, b_ref, rtol=1e-9, atol=1e-10)

@@ -129,6 +129,34 @@ class SVMHead(_SklearnHead):
     def _make_estimator(self) -> SVC:
         return SVC(kernel="linear", C=self.C)
 
+    def predict(self, x: Any) -> np.ndarray:
+        """``SVC.predict``, computed from the primal weights.
+
+        libsvm predicts through the kernel, one dot product per support vector; with a linear
+        kernel the one-vs-one decision values are ``x @ coef_.T + intercept_``, one small
+        matrix product (stitching decodes many translated test sets). Votes follow libsvm: a
+        positive value votes for the pair's first class, ties go to the lowest class index.
+        """
+        x = self._check_encodings(x)
+        # cached per fitted estimator (a refit replaces estimator_)
+        if getattr(self, "_primal", (None,))[0] is not self.estimator_:
+            self._primal = (self.estimator_, np.asarray(self.estimator_.coef_, dtype=np.float64),
+                            np.asarray(self.estimator_.intercept_, dtype=np.float64))
+        _, coef, intercept = self._primal
+        decision = x.astype(np.float64) @ coef.T + intercept
+        classes = self.classes_
+        if len(classes) == 2:  # scikit-learn's binary convention: positive means classes_[1]
+            return classes[(decision[:, 0] > 0).astype(int)]
+        votes = np.zeros((len(x), len(classes)), dtype=np.int64)
+        pair = 0
+        for i in range(len(classes)):
+            for j in range(i + 1, len(classes)):
+                first = decision[:, pair] > 0
+                votes[:, i] += first
+                votes[:, j] += ~first
+                pair += 1
+        return classes[votes.argmax(axis=1)]
+
 
 class LinearSVMHead(_SklearnHead):
     """scikit-learn ``LinearSVC`` (liblinear): a linear SVM whose cost grows ~linearly with n.

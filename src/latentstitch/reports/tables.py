@@ -21,6 +21,8 @@ METHODS = ("no-stitch", "absolute", "relative", "affine", "linear", "l-ortho", "
 TRANSLATION_METHODS = ("affine", "linear", "l-ortho", "ortho", "ridge")
 METHOD_LABELS = {"no-stitch": "No Stitching"}
 RECONSTRUCTION_METRICS = ("lcos", "lmse", "rmse")
+# How close translated encodings land to the target's own (the stitch stage's latent rows).
+RETRIEVAL_METRICS = ("lcos", "retrieval_top1", "retrieval_mrr")
 # Rows that depend on neither the scaling nor the anchors carry these values.
 NO_SCALING = "none"
 NO_ANCHORS = 0
@@ -64,9 +66,12 @@ class TableSpec:
     decoder_l2: bool | None = None
     pairs: str | None = None
     paper_table: int | None = None
+    metric_names: tuple[str, ...] | None = None  # default: accuracy, or lcos / lmse / rmse
 
     @property
     def metrics(self) -> tuple[str, ...]:
+        if self.metric_names is not None:
+            return self.metric_names
         return ("accuracy",) if self.task == "classification" else RECONSTRUCTION_METRICS
 
 
@@ -90,8 +95,9 @@ class ReportTable:
     def layout(self, digits: int = 3) -> pd.DataFrame:
         """The paper's layout as strings ("mean ± std"; "–" where there is no value).
 
-        Classification: datasets in rows, methods in columns, plus the anchor count.
-        Reconstruction: methods in rows, "<dataset> <metric>" in columns.
+        One metric (classification): datasets in rows, methods in columns, plus the anchor
+        count. Several (reconstruction, latent retrieval): methods in rows, "<dataset> <metric>"
+        in columns.
         """
         cells = self.cells.assign(text=[format_cell(m, s, digits) for m, s in zip(self.cells["mean"], self.cells["std"])])
         datasets = list(dict.fromkeys(cells["dataset"]))
@@ -99,7 +105,7 @@ class ReportTable:
         # The paper's columns are always shown (a missing baseline is itself information);
         # ridge only when it was run.
         methods = [m for m in METHODS if m != "ridge" or m in present]
-        if self.spec.task == "classification":
+        if len(self.spec.metrics) == 1:
             wide = cells.pivot(index="dataset", columns="method", values="text").reindex(index=datasets, columns=methods)
             wide.columns = [METHOD_LABELS.get(m, m) for m in methods]
             anchors = cells.groupby("dataset")["anchors"].max().reindex(datasets)
@@ -330,6 +336,15 @@ def table_specs(results: pd.DataFrame) -> list[TableSpec]:
                 key=f"classification_{head}_{scaling}",
                 title=f"{name}: cross-architecture stitching, {head} heads, {scaling} scaling (accuracy)",
                 task="classification", decoder=head, scaling=scaling, paper_table=paper,
+            ))
+    latent = cls[(cls["decoder"] == "latent") & cls["metric"].isin(RETRIEVAL_METRICS)]
+    for scaling in scalings:
+        if (latent["scaling"] == scaling).any():
+            specs.append(TableSpec(
+                key=f"retrieval_{scaling}",
+                title=(f"No paper analog: the translated test encodings against the target's own, "
+                       f"{scaling} scaling (mean cosine; top-1 and MRR retrieval among the first test points)"),
+                task="classification", decoder="latent", scaling=scaling, metric_names=RETRIEVAL_METRICS,
             ))
     rec = results[(results["task"] == "reconstruction") & (results["method"] != "no-stitch")]
     kinds = pd.Series([pair_kind(s, t) for s, t in zip(rec["source"], rec["target"])], index=rec.index, dtype=object)

@@ -27,7 +27,7 @@ Config keys read (all optional except ``suite.name`` and ``suite.datasets``):
 - ``suite.report.images``: test images in the Figure 6 grid (default 8).
 - ``suite.tiny``, ``suite.datasets.<d>.{encoders, heads, autoencoders, subset}``,
   ``suite.anchors`` / ``suite.stitch`` (the anchors and translator settings of Figure 6,
-  resolved exactly as the stitch stage does), ``paths.results_dir``, ``paths.encodings_dir``,
+  resolved exactly as the stitch stage does: ``latentstitch.stages.plan``), ``paths.results_dir``, ``paths.encodings_dir``,
   ``device``.
 
 Figures drawn where the results allow: accuracy vs anchors (Figure 3; per dataset and head,
@@ -69,9 +69,10 @@ from latentstitch.reports.tables import (
     pair_kind,
 )
 from latentstitch.stages._cli import stage_main
-from latentstitch.stages.stitch import stitch_settings, stitch_table_path
-from latentstitch.stages.train_autoencoders import autoencoder_dir, autoencoder_id
-from latentstitch.stages.train_heads import accelerator_of, anchor_settings
+from latentstitch.stages.plan import anchor_plan, stitch_settings
+from latentstitch.stages.stitch import stitch_table_path
+from latentstitch.stages.train_autoencoders import autoencoder_dir, autoencoder_id, autoencoder_subset
+from latentstitch.stages.train_heads import accelerator_of
 from latentstitch.tracking import stage_run
 from latentstitch.translate import Translator
 
@@ -140,8 +141,10 @@ def _setup(cfg: DictConfig, paper: pd.DataFrame, mapping: dict) -> tuple[pd.Data
         grid = dcfg.get("autoencoders")
         decoders = list(dcfg.get("heads") or [])
         if grid:
+            ae_subset = autoencoder_subset(dcfg)
             decoders.append(f"CNN autoencoders: bottlenecks {list(grid.bottlenecks)}, seeds {list(grid.seeds)}, "
-                            f"L2 decoder input {list(grid.get('l2', [False]))}")
+                            f"L2 decoder input {list(grid.get('l2', [False]))}, data: "
+                            + (f"subset {ae_subset}" if ae_subset else "all"))
         subset = OmegaConf.to_container(dcfg.subset, resolve=True) if dcfg.get("subset") else None
         rows.append({
             "dataset": name,
@@ -277,9 +280,9 @@ def _grid_images(cfg: DictConfig, dataset: str, dcfg: Any, l2: bool, anchors: in
         return None
     source, target = max(pairs, key=lambda pair: bottleneck(pair[0]))
     results_dir = Path(cfg.paths.results_dir)
-    counts, seeds, stratified = anchor_settings(cfg, dcfg, grid)
-    settings = stitch_settings(cfg, counts, seeds, grid)
-    count, seed = anchors if anchors is not None else max(counts), seeds[0]
+    plan = anchor_plan(cfg, dataset, "reconstruction")
+    settings = stitch_settings(cfg, dataset, "reconstruction")
+    count, seed, stratified = anchors if anchors is not None else max(plan.counts), plan.seeds[0], plan.stratified
     latents = {}
     for ae in (source, target):
         ae_dir = autoencoder_dir(results_dir, dataset, ae)

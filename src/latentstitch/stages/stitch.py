@@ -2,12 +2,19 @@
 scaling, anchor count and seed, into one tidy table per dataset.
 
     {results_dir}/stitch/{dataset}.csv      rewritten whole on each run
+    {results_dir}/stitch/summary.json       rows and seconds per phase, per dataset
+    {results_dir}/relative_heads/...        the `relative` baseline's decoders (kept across runs)
 
 Classification (Tables 1, 2, 5, 6): the suite's pretrained encoders with their trained heads
-(and relative heads for the ``relative`` baseline). Reconstruction (Tables 3, 4, 8): the
-dataset's autoencoders, stitched within the same decoder family (plain or L2-normalized
-decoder input). Every row carries its provenance (dataset, task, versions, git revision,
-config hash).
+(and relative heads for the ``relative`` baseline, trained here for the anchors in use).
+Reconstruction (Tables 3, 4, 8): the dataset's autoencoders, stitched within the same decoder
+family (plain or L2-normalized decoder input). Every row carries its provenance (dataset,
+task, versions, git revision, config hash). Anchors and settings: ``latentstitch.stages.plan``.
+
+Hydra sweeps (``python -m latentstitch.stages.stitch --multirun translator=ortho,linear
+anchors=100,500``) write each job's tables into the job's own folder,
+``multirun/<date>/<time>/<job>/stitch/``, never over the DVC outputs; ``collect_sweep``
+concatenates them.
 """
 
 from __future__ import annotations
@@ -18,39 +25,44 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from latentstitch.data import load_dataset, sample_anchors
 from latentstitch.decoders import load_autoencoder, load_head
-from latentstitch.io import atomic_path, load_encodings
+from latentstitch.io import atomic_path, load_encodings, write_json_atomic
 from latentstitch.provenance import provenance
 from latentstitch.stages._cli import stage_main
-from latentstitch.stages.train_autoencoders import autoencoder_dir, autoencoder_id
-from latentstitch.stages.train_heads import accelerator_of, anchor_settings, head_dir, relative_head_dir
-from latentstitch.stitching import Decoder, Space, StitchSettings, stitch
+from latentstitch.stages.train_autoencoders import autoencoder_dir, autoencoder_id, autoencoder_subset
+from latentstitch.stages.plan import anchor_plan, stitch_settings
+from latentstitch.stages.train_heads import accelerator_of, head_dir, train_relative_heads
+from latentstitch.stitching import Decoder, Space, stitch
 from latentstitch.tracking import stage_run
-
-DEFAULT_METHODS = ["absolute", "relative", "affine", "linear", "l-ortho", "ortho", "ridge"]
 
 
 def stitch_table_path(results_dir: str | Path, dataset: str) -> Path:
+    """The DVC-tracked table of ``dataset`` (what the report reads)."""
     return Path(results_dir) / "stitch" / f"{dataset}.csv"
 
 
-def stitch_settings(cfg: DictConfig, counts: list[int], seeds: list[int], scope: Any = None) -> StitchSettings:
-    stitch_cfg = OmegaConf.select(cfg, "suite.stitch") or {}
-    if scope is not None and scope.get("stitch") is not None:
-        stitch_cfg = OmegaConf.merge(stitch_cfg, scope.stitch)
-    translator_kwargs = stitch_cfg.get("translator") or {}
-    return StitchSettings(
-        methods=list(stitch_cfg.get("methods", DEFAULT_METHODS)),
-        scalings=list(stitch_cfg.get("scalings", ["standard", "l2"])),
-        anchor_counts=counts,
-        seeds=seeds,
-        retrieval_queries=int(stitch_cfg.get("retrieval_queries", 1000)),
-        translator_kwargs=OmegaConf.to_container(translator_kwargs, resolve=True)
-        if isinstance(translator_kwargs, DictConfig) else dict(translator_kwargs),
-    )
+def stitch_output_dir(cfg: DictConfig) -> Path:
+    """``{results_dir}/stitch``, or in a Hydra multirun the job's own ``<job dir>/stitch``:
+    a sweep's jobs differ in their settings and must not overwrite each other (nor the tables
+    DVC tracks)."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
+        return Path(HydraConfig.get().runtime.output_dir) / "stitch"
+    return Path(cfg.paths.results_dir) / "stitch"
+
+
+def collect_sweep(sweep_dir: str | Path) -> pd.DataFrame:
+    """Every job's tables of a Hydra multirun (``<sweep_dir>/<job>/stitch/*.csv``) as one table,
+    with a ``job`` column; raises FileNotFoundError when the folder holds none."""
+    paths = sorted(Path(sweep_dir).glob("*/stitch/*.csv"))
+    if not paths:
+        raise FileNotFoundError(f"no stitch tables under {sweep_dir}/*/stitch/ (is it a multirun folder?)")
+    return pd.concat([pd.read_csv(p).assign(job=p.parent.parent.name) for p in paths], ignore_index=True)
 
 
 def _load_space(path_of, name: str) -> tuple[Space, np.ndarray, np.ndarray]:
@@ -75,7 +87,14 @@ def _load_spaces(path_of, names: list[str]) -> tuple[list[Space], np.ndarray, np
     return spaces, labels[0], labels[1]
 
 
-def _classification(cfg: DictConfig, dataset: str, dcfg: Any) -> pd.DataFrame | None:
+def _add_seconds(phases: dict[str, float], table: pd.DataFrame) -> None:
+    for phase, seconds in table.attrs["seconds"].items():
+        phases[phase] = phases.get(phase, 0.0) + seconds
+
+
+def _classification(
+    cfg: DictConfig, dataset: str, dcfg: Any, heads_summary: dict[str, Any], phases: dict[str, float]
+) -> pd.DataFrame | None:
     encoders, heads = list(dcfg.get("encoders") or []), list(dcfg.get("heads") or [])
     if len(encoders) < 2 or not heads:
         return None
@@ -83,8 +102,8 @@ def _classification(cfg: DictConfig, dataset: str, dcfg: Any) -> pd.DataFrame | 
     spaces, y_train, y_test = _load_spaces(
         lambda enc, split: encodings_dir / dataset / enc / f"{split}.safetensors", encoders
     )
-    counts, seeds, stratified = anchor_settings(cfg, dcfg)
-    settings = stitch_settings(cfg, counts, seeds, dcfg)
+    plan = anchor_plan(cfg, dataset, "classification")
+    settings = stitch_settings(cfg, dataset, "classification")
     decoders = []
     for encoder in encoders:
         for head in heads:
@@ -92,27 +111,28 @@ def _classification(cfg: DictConfig, dataset: str, dcfg: Any) -> pd.DataFrame | 
             decoders.append(Decoder(head, encoder, "classifier", fitted.predict))
             if "relative" not in settings.methods:
                 continue
-            for count in counts:
-                for seed in seeds:
-                    rel = load_head(relative_head_dir(results_dir, dataset, encoder, head, count, seed))
-                    decoders.append(Decoder(head, encoder, "classifier", rel.predict_relative,
-                                            relative=True, anchor_key=(count, seed)))
+            start = time.perf_counter()
+            folders = train_relative_heads(cfg, dataset, encoder, head, plan, heads_summary)
+            phases["relative heads"] = phases.get("relative heads", 0.0) + time.perf_counter() - start
+            for key, folder in folders.items():
+                decoders.append(Decoder(head, encoder, "classifier", load_head(folder).predict_relative,
+                                        relative=True, anchor_key=key))
     table = stitch(
         spaces, decoders, settings, y_test=y_test,
-        anchor_indices=lambda count, seed: sample_anchors(y_train, count, seed, stratified=stratified),
+        anchor_indices=lambda count, seed: sample_anchors(y_train, count, seed, stratified=plan.stratified),
     )
+    _add_seconds(phases, table)
     return table.assign(task="classification")
 
 
-def _reconstruction(cfg: DictConfig, dataset: str, dcfg: Any) -> pd.DataFrame | None:
+def _reconstruction(cfg: DictConfig, dataset: str, dcfg: Any, phases: dict[str, float]) -> pd.DataFrame | None:
     grid = dcfg.get("autoencoders")
     if not grid:
         return None
     results_dir = Path(cfg.paths.results_dir)
-    counts, seeds, stratified = anchor_settings(cfg, dcfg, grid)
-    settings = stitch_settings(cfg, counts, seeds, grid)
-    subset = OmegaConf.to_container(dcfg.subset, resolve=True) if dcfg.get("subset") else None
-    images_test = np.asarray(load_dataset(dataset, subset=subset).test.inputs, dtype=np.float32) / 255.0
+    plan = anchor_plan(cfg, dataset, "reconstruction")
+    settings = stitch_settings(cfg, dataset, "reconstruction")
+    images_test = np.asarray(load_dataset(dataset, subset=autoencoder_subset(dcfg)).test.inputs, dtype=np.float32) / 255.0
     accelerator = accelerator_of(cfg)
     tables = []
     for l2 in grid.get("l2", [False]):  # plain and L2-input decoders are separate families
@@ -129,32 +149,38 @@ def _reconstruction(cfg: DictConfig, dataset: str, dcfg: Any) -> pd.DataFrame | 
         ]
         table = stitch(
             spaces, decoders, settings, images_test=images_test,
-            anchor_indices=lambda count, seed: sample_anchors(y_train, count, seed, stratified=stratified),
+            anchor_indices=lambda count, seed: sample_anchors(y_train, count, seed, stratified=plan.stratified),
         )
+        _add_seconds(phases, table)
         tables.append(table.assign(task="reconstruction", decoder_l2=bool(l2)))
     return pd.concat(tables, ignore_index=True) if tables else None
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:
-    """Stitch every suite dataset; writes one CSV per dataset and returns their paths and sizes."""
-    results_dir = Path(cfg.paths.results_dir)
-    summary: dict[str, Any] = {"tables": {}}
+    """Stitch every suite dataset; writes one CSV per dataset (and ``summary.json``) and
+    returns their paths, sizes and seconds per phase."""
+    out_dir = stitch_output_dir(cfg)
+    summary: dict[str, Any] = {"tables": {}, "relative_heads": {"trained": 0, "kept": 0, "test_accuracy": {}}}
     stamp = provenance(cfg)
     with stage_run(cfg, "stitch") as tracker:
         for dataset, dcfg in cfg.suite.datasets.items():
             start = time.perf_counter()
-            parts = [t for t in (_classification(cfg, dataset, dcfg), _reconstruction(cfg, dataset, dcfg))
+            phases: dict[str, float] = {}
+            parts = [t for t in (_classification(cfg, dataset, dcfg, summary["relative_heads"], phases),
+                                 _reconstruction(cfg, dataset, dcfg, phases))
                      if t is not None]
             if not parts:
                 continue
             table = pd.concat(parts, ignore_index=True).assign(dataset=dataset, suite=cfg.suite.name, **stamp)
-            path = stitch_table_path(results_dir, dataset)
+            path = out_dir / f"{dataset}.csv"
             with atomic_path(path) as tmp:
                 table.to_csv(tmp, index=False)
             seconds = time.perf_counter() - start
-            summary["tables"][dataset] = {"path": str(path), "rows": len(table), "seconds": seconds}
+            summary["tables"][dataset] = {"path": str(path), "rows": len(table), "seconds": seconds,
+                                          "phases": phases}
             tracker.log({f"stitch/{dataset}/seconds": seconds})
             tracker.log_table(f"stitch/{dataset}", table)
+        write_json_atomic(out_dir / "summary.json", summary)
     return summary
 
 

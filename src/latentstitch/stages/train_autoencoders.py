@@ -116,6 +116,16 @@ def _latents_match(path: Path, fingerprint: str) -> bool:
     return path.exists() and read_encodings_meta(path).get("fingerprint") == fingerprint
 
 
+def autoencoder_subset(dcfg: Any) -> dict | None:
+    """The subset the autoencoders of a suite dataset train and test on: their own
+    ``autoencoders.subset`` when set (null: the whole dataset), else the dataset's ``subset``
+    (what the encoders see). Autoencoders are cheap next to pretrained encoders, so a suite
+    may train them on all of a dataset whose encodings it subsamples."""
+    grid = dcfg.get("autoencoders") or {}
+    subset = grid["subset"] if "subset" in grid else dcfg.get("subset")
+    return OmegaConf.to_container(subset, resolve=True) if OmegaConf.is_config(subset) else subset
+
+
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Train (or keep) every autoencoder of the suite; returns counts and test rmse per id."""
     results_dir = Path(cfg.paths.results_dir)
@@ -124,7 +134,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         grid = dcfg.get("autoencoders")
         if not grid:
             continue
-        subset = OmegaConf.to_container(dcfg.subset, resolve=True) if dcfg.get("subset") else None
+        subset = autoencoder_subset(dcfg)
         dataset = load_dataset(name, subset=subset)
         if dataset.modality != "image":
             raise ValueError(

@@ -1,20 +1,21 @@
-"""Stage train_heads: a classification head for every (dataset, encoder, head kind) of the suite,
-and a relative head (the `relative` baseline's decoder) for every anchor count and seed.
+"""Stage train_heads: a classification head for every (dataset, encoder, head kind) of the suite.
 
 Reads ``{encodings_dir}/{dataset}/{encoder}/{train,test}.safetensors`` (the encode stage) and
 writes one folder per head (``save_head``) with ``metrics.json`` beside it, holding the
 no-stitch accuracy on the test split:
 
     {results_dir}/heads/{dataset}/{encoder}/{head}/
-    {results_dir}/heads/{dataset}/{encoder}/relative_{head}/a{count}_s{seed}/
 
 Head settings come from ``conf/head/{head}.yaml``; heads that draw random numbers use
-``cfg.seed``. Relative heads use the anchors ``latentstitch.data.sample_anchors(train labels,
-count, seed, stratified)`` for every count in ``anchors.num`` and seed in ``anchors.seeds``
-(``anchors.stratified``, default false) of the dataset's suite entry or else of the suite: the
-same train indices the stitch stage draws. They are skipped when the suite's
-``stitch.methods`` leave out ``relative``. A head whose ``metrics.json`` records the same fingerprint
-(settings, seed, anchors, encodings content) is kept, not retrained.
+``cfg.seed``. A head whose ``metrics.json`` records the same fingerprint (settings, seed,
+encodings content) is kept, not retrained.
+
+The `relative` baseline's decoders depend on the anchors, which are a stitching setting: the
+stitch stage trains them (``train_relative_heads``, below) into
+
+    {results_dir}/relative_heads/{dataset}/{encoder}/{head}/a{count}_s{seed}/
+
+so that changing an anchor count reruns stitch and report only.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from latentstitch.decoders.training import finish_logger, make_logger
 from latentstitch.io import load_encodings, write_json_atomic
 from latentstitch.provenance import config_hash, provenance
 from latentstitch.stages._cli import stage_main
+from latentstitch.stages.plan import AnchorPlan
 
 METRICS = "metrics.json"
 
@@ -48,7 +50,7 @@ def relative_head_dir(
     results_dir: str | Path, dataset: str, encoder: str, head: str, count: int, seed: int
 ) -> Path:
     """Where the relative ``head`` for ``count`` anchors drawn with ``seed`` lives."""
-    return Path(results_dir) / "heads" / dataset / encoder / f"relative_{head}" / f"a{count}_s{seed}"
+    return Path(results_dir) / "relative_heads" / dataset / encoder / head / f"a{count}_s{seed}"
 
 
 def accelerator_of(cfg: DictConfig) -> str:
@@ -94,31 +96,6 @@ def keep_or_train(
     return metrics
 
 
-def anchor_settings(cfg: DictConfig, *scopes: Any) -> tuple[list[int], list[int], bool]:
-    """Anchor counts, seeds and stratification: ``anchors`` of the innermost scope that sets it
-    (e.g. a suite dataset entry), else ``cfg.suite.anchors``."""
-    anchors = OmegaConf.select(cfg, "suite.anchors")
-    for scope in scopes:
-        if scope is not None and scope.get("anchors") is not None:
-            anchors = scope.anchors
-    if anchors is None or "num" not in anchors or "seeds" not in anchors:
-        raise ValueError(
-            "the suite needs anchors: {num: [counts], seeds: [seeds]} (suite.anchors, or a dataset's "
-            "anchors), e.g. `anchors: {num: [1000], seeds: [0, 1, 2, 3, 4]}`"
-        )
-    counts = anchors.num if OmegaConf.is_list(anchors.num) else [anchors.num]
-    return [int(c) for c in counts], [int(s) for s in anchors.seeds], bool(anchors.get("stratified", False))
-
-
-def wants_relative(cfg: DictConfig, scope: Any = None) -> bool:
-    """Whether stitching runs the ``relative`` baseline (suite.stitch.methods, or the scope's;
-    unset means every method, relative included), i.e. whether relative heads are needed."""
-    methods = OmegaConf.select(cfg, "suite.stitch.methods")
-    if scope is not None and OmegaConf.select(scope, "stitch.methods") is not None:
-        methods = scope.stitch.methods
-    return methods is None or "relative" in methods
-
-
 def _train_one(
     cfg: DictConfig,
     head_cfg: dict[str, Any],
@@ -160,6 +137,23 @@ def _train_one(
     }
 
 
+def _load_split_encodings(encodings_dir: Path, dataset: str, encoder: str):
+    paths = {s: encodings_dir / dataset / encoder / f"{s}.safetensors" for s in ("train", "test")}
+    x_train, y_train, _ = load_encodings(paths["train"])
+    x_test, y_test, _ = load_encodings(paths["test"])
+    return (x_train, y_train), (x_test, y_test), {split: file_sha256(p) for split, p in paths.items()}
+
+
+def _keep_or_train_head(cfg, results_dir, out, head_cfg, record, data_id, train, test, idx, summary, group):
+    fingerprint = config_hash({"head_cfg": head_cfg, "seed": int(cfg.seed), "data": data_id, **record})
+    metrics = keep_or_train(
+        out, fingerprint, record, summary=summary,
+        train=lambda: _train_one(cfg, head_cfg, out, train, test, idx),
+    )
+    summary["test_accuracy"]["/".join(out.relative_to(results_dir / group).parts)] = metrics["test_accuracy"]
+    return metrics
+
+
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Train (or keep) every head of the suite; returns counts and the no-stitch accuracies."""
     results_dir, encodings_dir = Path(cfg.paths.results_dir), Path(cfg.paths.encodings_dir)
@@ -168,39 +162,36 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         heads = list(dcfg.get("heads") or [])
         encoders = list(dcfg.get("encoders") or []) if heads else []
         for encoder in encoders:
-            paths = {s: encodings_dir / dataset / encoder / f"{s}.safetensors" for s in ("train", "test")}
-            x_train, y_train, _ = load_encodings(paths["train"])
-            x_test, y_test, _ = load_encodings(paths["test"])
-            data_id = {split: file_sha256(p) for split, p in paths.items()}
-            counts, anchor_seeds, stratified = anchor_settings(cfg, dcfg)
-            if not wants_relative(cfg, dcfg):
-                counts = []
+            train, test, data_id = _load_split_encodings(encodings_dir, dataset, encoder)
             for head_name in heads:
                 head_cfg = OmegaConf.to_container(load_group_config("head", head_name), resolve=True)
-                jobs: list[tuple[Path, dict[str, Any], np.ndarray | None]] = [
-                    (head_dir(results_dir, dataset, encoder, head_name), {}, None)
-                ]
-                for count in counts:
-                    for seed in anchor_seeds:
-                        jobs.append((
-                            relative_head_dir(results_dir, dataset, encoder, head_name, count, seed),
-                            {"anchors": count, "anchor_seed": seed, "stratified": stratified},
-                            sample_anchors(y_train, count, seed, stratified=stratified),
-                        ))
-                for out, anchor_info, idx in jobs:
-                    record = {"dataset": dataset, "encoder": encoder, "head": head_name,
-                              "relative": idx is not None, **anchor_info}
-                    fingerprint = config_hash(
-                        {"head_cfg": head_cfg, "seed": int(cfg.seed), "data": data_id, **record}
-                    )
-                    metrics = keep_or_train(
-                        out, fingerprint, record, summary=summary,
-                        train=lambda: _train_one(cfg, head_cfg, out, (x_train, y_train), (x_test, y_test), idx),
-                    )
-                    summary["test_accuracy"]["/".join(out.relative_to(results_dir / "heads").parts)] = (
-                        metrics["test_accuracy"]
-                    )
+                record = {"dataset": dataset, "encoder": encoder, "head": head_name, "relative": False}
+                _keep_or_train_head(cfg, results_dir, head_dir(results_dir, dataset, encoder, head_name),
+                                    head_cfg, record, data_id, train, test, None, summary, "heads")
     return summary
+
+
+def train_relative_heads(
+    cfg: DictConfig, dataset: str, encoder: str, head_name: str, plan: AnchorPlan, summary: dict[str, Any]
+) -> dict[tuple[int, int], Path]:
+    """Train (or keep) the relative ``head_name`` on ``encoder``'s encodings of ``dataset`` for
+    every anchor count and seed of ``plan``: trained on ``relative_projection(train encodings,
+    anchors)`` with the anchors ``sample_anchors(train labels, count, seed, stratified)``, the
+    same train indices the stitch stage draws. Returns each (count, seed)'s folder."""
+    results_dir, encodings_dir = Path(cfg.paths.results_dir), Path(cfg.paths.encodings_dir)
+    train, test, data_id = _load_split_encodings(encodings_dir, dataset, encoder)
+    head_cfg = OmegaConf.to_container(load_group_config("head", head_name), resolve=True)
+    folders = {}
+    for count in plan.counts:
+        for seed in plan.seeds:
+            out = relative_head_dir(results_dir, dataset, encoder, head_name, count, seed)
+            record = {"dataset": dataset, "encoder": encoder, "head": head_name, "relative": True,
+                      "anchors": count, "anchor_seed": seed, "stratified": plan.stratified}
+            idx = sample_anchors(train[1], count, seed, stratified=plan.stratified)
+            _keep_or_train_head(cfg, results_dir, out, head_cfg, record, data_id, train, test, idx,
+                                summary, "relative_heads")
+            folders[(count, seed)] = out
+    return folders
 
 
 def main() -> None:

@@ -33,10 +33,18 @@ from latentstitch.translate.functional import (
     zero_pad,
 )
 from latentstitch.translate.scaling import SCALINGS, L2Scaling, NoScaling, Scaling, StandardScaling
-from latentstitch.translate.translator import METHODS, Alignment, Method, NotFittedError, Translator
+from latentstitch.translate.translator import (
+    METHODS,
+    Alignment,
+    Method,
+    NotFittedError,
+    Translator,
+    fit_translators,
+)
 
 __all__ = [
     "Translator",
+    "fit_translators",
     "NotFittedError",
     "METHODS",
     "SCALINGS",

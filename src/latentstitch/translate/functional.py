@@ -9,6 +9,7 @@ tensors; ``Translator`` composes those.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -146,18 +147,43 @@ def ridge(x: Array, y: Array, alphas: Array | None = None) -> tuple[Array, Array
 def _ridge(
     x: torch.Tensor, y: torch.Tensor, alphas: torch.Tensor | None = None
 ) -> tuple[torch.Tensor, torch.Tensor, float]:
-    n = x.shape[0]
-    x_mean, y_mean = x.mean(dim=0), y.mean(dim=0)
-    xc, yc = x - x_mean, y - y_mean
+    return _ridge_solve(_ridge_basis(x), y, alphas)
+
+
+class _RidgeBasis(NamedTuple):
+    """What ridge needs of x alone, shared by every target regressed on the same x: its mean,
+    its centering, and the eigendecomposition of the centered Gram matrix (None if x is constant)."""
+
+    x_mean: torch.Tensor
+    xc: torch.Tensor
+    eigvals: torch.Tensor | None
+    v: torch.Tensor | None
+
+
+def _ridge_basis(x: torch.Tensor) -> _RidgeBasis:
+    x_mean = x.mean(dim=0)
+    xc = x - x_mean
     eigvals, v = torch.linalg.eigh(xc.T @ xc)  # eigvals = squared singular values of xc
     # Directions below numerical rank carry no signal; dropping them keeps n - df >= 0
     # (centering removes one degree of freedom, so the rank is at most n - 1).
     keep = eigvals > eigvals[-1] * torch.finfo(eigvals.dtype).eps * max(xc.shape)
-    if not bool(keep.any()):  # constant x: nothing to regress on, predict y's mean
-        return x.new_zeros(x.shape[1], y.shape[1]), y_mean, math.inf
-    ev, v = eigvals[keep], v[:, keep]
+    if not bool(keep.any()):  # constant x: nothing to regress on
+        return _RidgeBasis(x_mean, xc, None, None)
+    return _RidgeBasis(x_mean, xc, eigvals[keep], v[:, keep])
+
+
+def _ridge_solve(
+    basis: _RidgeBasis, y: torch.Tensor, alphas: torch.Tensor | None = None, xcty: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """Ridge of y on the basis' x; ``xcty`` is ``xc.T @ (y - y.mean(0))`` when already computed."""
+    n = basis.xc.shape[0]
+    y_mean = y.mean(dim=0)
+    yc = y - y_mean
+    if basis.eigvals is None:  # constant x: predict y's mean
+        return basis.xc.new_zeros(basis.xc.shape[1], y.shape[1]), y_mean, math.inf
+    ev, v = basis.eigvals, basis.v
     k = len(ev)
-    c = v.T @ (xc.T @ yc)  # row j: s_j times the component of yc along left singular vector j
+    c = v.T @ (basis.xc.T @ yc if xcty is None else xcty)  # row j: s_j times yc's component along left singular vector j
     signal = (c**2).sum(dim=1) / ev
     outside = ((yc**2).sum() - signal.sum()).clamp_min(0)  # residual no penalty can change
     if alphas is None:
@@ -169,7 +195,7 @@ def _ridge(
     gcv = torch.where(resid_dof > 0, n * rss / resid_dof.clamp_min(1e-300) ** 2, math.inf)
     alpha = alphas[int(torch.argmin(gcv))]
     r = v @ (c / (ev + alpha)[:, None])
-    return r, y_mean - x_mean @ r, float(alpha)
+    return r, y_mean - basis.x_mean @ r, float(alpha)
 
 
 def affine_sgd(
@@ -191,16 +217,9 @@ def affine_sgd(
 def _affine_sgd(
     x: torch.Tensor, y: torch.Tensor, *, steps: int, lr: float, seed: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    d1, d2 = x.shape[1], y.shape[1]
     with torch.inference_mode(False), torch.enable_grad():
-        # Drawn on CPU in nn.Linear's order (weight, then bias) so that the start does not
-        # depend on the device, nor touch the global RNG.
-        gen = torch.Generator().manual_seed(seed)
-        weight = torch.empty(d2, d1, dtype=x.dtype)
-        torch.nn.init.kaiming_uniform_(weight, a=math.sqrt(5), generator=gen)
-        bound = 1 / math.sqrt(d1)
-        bias = torch.empty(d2, dtype=x.dtype).uniform_(-bound, bound, generator=gen)
-        weight = weight.to(x.device).requires_grad_()
+        r0, bias = _affine_init(x.shape[1], y.shape[1], x.dtype, seed)
+        weight = r0.T.to(x.device).requires_grad_()
         bias = bias.to(x.device).requires_grad_()
         # Tensors made under inference_mode cannot be saved for backward: clone them out.
         x = x.clone() if x.is_inference() else x
@@ -211,6 +230,67 @@ def _affine_sgd(
             F.mse_loss(F.linear(x, weight, bias), y).backward()
             opt.step()
     return weight.detach().T, bias.detach()
+
+
+def _affine_init(d1: int, d2: int, dtype: torch.dtype, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """nn.Linear(d1, d2)'s initial (weight.T, bias), drawn on CPU from a generator seeded with
+    ``seed`` in nn.Linear's order (weight, then bias): the start does not depend on the
+    device, nor touch the global RNG."""
+    gen = torch.Generator().manual_seed(seed)
+    weight = torch.empty(d2, d1, dtype=dtype)
+    torch.nn.init.kaiming_uniform_(weight, a=math.sqrt(5), generator=gen)
+    bound = 1 / math.sqrt(d1)
+    bias = torch.empty(d2, dtype=dtype).uniform_(-bound, bound, generator=gen)
+    return weight.T, bias
+
+
+def _affine_adam_many(
+    x: torch.Tensor, ys: Sequence[torch.Tensor], *, steps: int, lr: float, seed: int
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """``_affine_sgd`` for several targets of the same source at once, without autograd.
+
+    The mean squared error's gradients are, with E = x R + 1 b^T - y the residual,
+    dR = 2 / (n d2) x^T E and db = 2 / (n d2) E^T 1. All targets step together in one
+    (d1, sum d2) matrix, each column scaled by its own target's 2 / (n d2_t): Adam is
+    elementwise, so stacking the targets' parameters changes nothing but the rounding. x^T E
+    is computed the cheaper way: from the data (4 n d1 flops per output column and step), or
+    from x's moments G = x^T x, s = x^T 1 as G R + s b^T - x^T y (2 d1^2 flops, after a one-off
+    2 n d1^2) when d1 < 2n. Each target starts from ``_affine_init(d1, d2_t, seed)`` and the
+    update is torch.optim.Adam's (no weight decay, no amsgrad), so the result equals
+    ``_affine_sgd(x, y_t, ...)`` for every t up to float rounding.
+    """
+    n, d1 = x.shape
+    widths = [y.shape[1] for y in ys]
+    y_all = torch.cat(list(ys), dim=1)
+    scale = torch.cat([x.new_full((w,), 2.0 / (n * w)) for w in widths])
+    inits = [_affine_init(d1, w, x.dtype, seed) for w in widths]
+    r = torch.cat([w for w, _ in inits], dim=1).to(x.device)
+    b = torch.cat([bias for _, bias in inits]).to(x.device)
+    moments = d1 < 2 * n
+    if moments:
+        gram, s, xty = x.T @ x, x.sum(dim=0), x.T @ y_all
+    ysum = y_all.sum(dim=0)
+    beta1, beta2, eps = 0.9, 0.999, 1e-8
+    m_r, v_r, m_b, v_b = (torch.zeros_like(t) for t in (r, r, b, b))
+    for step in range(1, steps + 1):
+        if moments:
+            grad_r = torch.addmm(torch.outer(s, b) - xty, gram, r)
+            grad_b = x.new_full((), n) * b + s @ r - ysum
+        else:
+            residual = torch.addmm(b - y_all, x, r)
+            grad_r, grad_b = x.T @ residual, residual.sum(dim=0)
+        grad_r, grad_b = grad_r * scale, grad_b * scale
+        bias1, bias2 = 1 - beta1**step, 1 - beta2**step
+        for p, g, m, v in ((r, grad_r, m_r, v_r), (b, grad_b, m_b, v_b)):
+            m.lerp_(g, 1 - beta1)
+            v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
+            denom = (v.sqrt() / math.sqrt(bias2)).add_(eps)
+            p.addcdiv_(m, denom, value=-lr / bias1)
+    out, start = [], 0
+    for w in widths:
+        out.append((r[:, start:start + w], b[start:start + w]))
+        start += w
+    return out
 
 
 def relative_projection(x: Array, anchors: Array) -> Array:

@@ -13,18 +13,16 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, NamedTuple
+from typing import Any, Callable, NamedTuple, Sequence
 
 import torch
 
 from latentstitch.translate._array import Array, check_finite, check_matrix, to_tensor
 from latentstitch.translate.functional import (
-    _affine_sgd,
-    _l_ortho,
+    _affine_adam_many,
     _lstsq,
-    _procrustes,
-    _ridge,
-    _zero_pad,
+    _ridge_basis,
+    _ridge_solve,
 )
 from latentstitch.translate.scaling import SCALINGS, Scaling, StandardScaling
 
@@ -51,62 +49,99 @@ class FitContext(NamedTuple):
     seed: int
     affine_steps: int
     affine_lr: float
-    # Least squares treats singular values below rcond * s_max as zero. It follows the
-    # anchors' precision, not the solve's: float32 anchors cannot resolve directions below
-    # eps32 * s_max, and fitting that rounding noise in float64 would blow up the solution.
-    rcond: float
+    # Least squares treats singular values below eps * max(n, d) * s_max as zero, with eps
+    # the anchors' precision, not the solve's: float32 anchors cannot resolve directions
+    # below eps32 * s_max, and fitting that rounding noise in float64 would blow up the solution.
+    eps: float
 
 
 @dataclass(frozen=True)
 class Method:
     """A translation method: how to align the pre-processed anchors, and what it needs.
 
-    ``pad``: the aligner needs equal dims, so the smaller space is zero-padded (paper Section
-    3.2); for least squares and gradient descent padding is a mathematical no-op and is
-    skipped. ``equal_dims``: the method cannot map between different dims at all.
-    ``float64``: the aligner solves in float64 whatever the anchors' dtype. Only ``ridge``
-    needs it (it forms a Gram matrix, squaring the condition number). The others solve in the
-    anchors' precision, as the authors' reference: a float64 solve of float32 anchors would be
-    no closer to the truth, since the anchors already carry float32 rounding and a
-    backward-stable solver (Householder QR, SVD) in float32 returns the exact solution for
-    anchors perturbed within that rounding; and ``affine`` is gradient descent. What float64
-    is needed for is accumulation over many anchors: the scalings' statistics.
+    ``aligner(x, ys, ctx)`` aligns one source x (n, d1) with every target in ys (n, d2_t) and
+    returns one ``Alignment`` per target (matrix (d1, d2_t)). Targets of the same source share
+    work where the math allows: least squares factors x once, ridge decomposes x's Gram
+    matrix once, affine steps all targets together on x's moments; each result equals the
+    one-target fit up to rounding. Procrustes-based methods zero-pad the smaller space to
+    max(d1, d2_t) (paper Section 3.2), computed without forming the padding (``_polar``); for least squares and gradient descent padding is a
+    mathematical no-op and is skipped. ``equal_dims``: the method cannot map between
+    different dims at all. ``float64``: the aligner solves in float64 whatever the anchors'
+    dtype. Only ``ridge`` needs it (it forms a Gram matrix, squaring the condition number).
+    The others solve in the anchors' precision, as the authors' reference: a float64 solve of
+    float32 anchors would be no closer to the truth, since the anchors already carry float32
+    rounding and a backward-stable solver (Householder QR, SVD) in float32 returns the exact
+    solution for anchors perturbed within that rounding; and ``affine`` is gradient descent.
+    What float64 is needed for is accumulation over many anchors: the scalings' statistics.
     """
 
-    aligner: Callable[[torch.Tensor, torch.Tensor, "FitContext"], Alignment]
-    pad: bool = False
+    aligner: Callable[[torch.Tensor, list[torch.Tensor], "FitContext"], list[Alignment]]
     equal_dims: bool = False
     float64: bool = False
 
 
-def _identity(x: torch.Tensor, y: torch.Tensor, ctx: FitContext) -> Alignment:
-    return Alignment(torch.eye(x.shape[1], dtype=x.dtype, device=x.device))
+def _split(m: torch.Tensor, ys: list[torch.Tensor]) -> list[torch.Tensor]:
+    return list(torch.split(m, [y.shape[1] for y in ys], dim=-1))
 
 
-def _ortho(x: torch.Tensor, y: torch.Tensor, ctx: FitContext) -> Alignment:
-    return Alignment(_procrustes(x, y))
+def _identity(x: torch.Tensor, ys: list[torch.Tensor], ctx: FitContext) -> list[Alignment]:
+    return [Alignment(torch.eye(x.shape[1], dtype=x.dtype, device=x.device)) for _ in ys]
 
 
-def _l_ortho_aligner(x: torch.Tensor, y: torch.Tensor, ctx: FitContext) -> Alignment:
-    return Alignment(_l_ortho(x, y, ctx.rcond))
+def _polar(m: torch.Tensor) -> torch.Tensor:
+    """The block ``[:d1, :d2]`` of the orthogonal polar factor of ``m`` (d1, d2) zero-padded to a
+    square: ``U @ Vh`` of m's thin SVD. When m has full rank min(d1, d2) that block does not
+    depend on how the padded factor is completed (the padded rows or columns are its null
+    space), so the thin SVD gives the padded method's answer at a fraction of the cost
+    (a 50 x 768 SVD instead of a 768 x 768 one); below full rank any completion is as valid."""
+    u, _, vh = torch.linalg.svd(m, full_matrices=False)
+    return u @ vh
 
 
-def _linear(x: torch.Tensor, y: torch.Tensor, ctx: FitContext) -> Alignment:
-    return Alignment(_lstsq(x, y, ctx.rcond))
+def _ortho(x: torch.Tensor, ys: list[torch.Tensor], ctx: FitContext) -> list[Alignment]:
+    # Zero padding pads the cross-covariance: pad(x).T @ pad(y) = pad(x.T @ y).
+    return [Alignment(_polar(cross)) for cross in _split(x.T @ torch.cat(ys, dim=1), ys)]
 
 
-def _ridge_aligner(x: torch.Tensor, y: torch.Tensor, ctx: FitContext) -> Alignment:
-    return Alignment(*_ridge(x, y))
+def _rcond(ctx: FitContext, n: int, dim: int) -> float:
+    return ctx.eps * max(n, dim)
 
 
-def _affine(x: torch.Tensor, y: torch.Tensor, ctx: FitContext) -> Alignment:
-    return Alignment(*_affine_sgd(x, y, steps=ctx.affine_steps, lr=ctx.affine_lr, seed=ctx.seed))
+def _linear(x: torch.Tensor, ys: list[torch.Tensor], ctx: FitContext) -> list[Alignment]:
+    solution = _lstsq(x, torch.cat(ys, dim=1), _rcond(ctx, *x.shape))
+    return [Alignment(r) for r in _split(solution, ys)]
+
+
+def _l_ortho_aligner(x: torch.Tensor, ys: list[torch.Tensor], ctx: FitContext) -> list[Alignment]:
+    # The minimum-norm solution on zero-padded anchors is the unpadded one, zero-padded, and
+    # its polar factor is _polar's; only the rank threshold follows the padded shape, so
+    # targets are solved in groups of equal padded dim.
+    n, d1 = x.shape
+    out: list[Alignment | None] = [None] * len(ys)
+    for dim in sorted({max(d1, y.shape[1]) for y in ys}):
+        group = [i for i, y in enumerate(ys) if max(d1, y.shape[1]) == dim]
+        solution = _lstsq(x, torch.cat([ys[i] for i in group], dim=1), _rcond(ctx, n, dim))
+        for i, r in zip(group, _split(solution, [ys[i] for i in group])):
+            out[i] = Alignment(_polar(r))
+    return out
+
+
+def _ridge_aligner(x: torch.Tensor, ys: list[torch.Tensor], ctx: FitContext) -> list[Alignment]:
+    basis = _ridge_basis(x)
+    y_all = torch.cat(ys, dim=1)
+    xcty = _split(basis.xc.T @ (y_all - y_all.mean(dim=0)), ys)
+    return [Alignment(*_ridge_solve(basis, y, xcty=c)) for y, c in zip(ys, xcty)]
+
+
+def _affine(x: torch.Tensor, ys: list[torch.Tensor], ctx: FitContext) -> list[Alignment]:
+    many = _affine_adam_many(x, ys, steps=ctx.affine_steps, lr=ctx.affine_lr, seed=ctx.seed)
+    return [Alignment(r, b) for r, b in many]
 
 
 METHODS: dict[str, Method] = {
     "absolute": Method(_identity, equal_dims=True),
-    "ortho": Method(_ortho, pad=True),
-    "l-ortho": Method(_l_ortho_aligner, pad=True),
+    "ortho": Method(_ortho),
+    "l-ortho": Method(_l_ortho_aligner),
     "linear": Method(_linear),
     "ridge": Method(_ridge_aligner, float64=True),
     "affine": Method(_affine),
@@ -208,53 +243,63 @@ class Translator:
         ``absolute`` with d1 != d2; TypeError for non-float anchors. Returns self.
         """
         self._check_settings()
+        self._fit_targets(x, [y], [self])
+        return self
+
+    def _fit_targets(self, x: Array, ys: list[Array], outs: list["Translator"]) -> None:
+        """Fit ``outs[t]`` (translators with this one's settings) on ``x`` and ``ys[t]``."""
         xt, _ = to_tensor(x, "x anchors")
-        yt, _ = to_tensor(y, "y anchors")
-        for t, name in ((xt, "x anchors"), (yt, "y anchors")):
-            if t.ndim != 2:
-                raise ValueError(f"{name} must be 2-D (n, d), got shape {tuple(t.shape)}")
-        if xt.shape[0] != yt.shape[0]:
-            raise ValueError(
-                f"x and y anchors must be parallel (same number of rows), got x {tuple(xt.shape)} "
-                f"and y {tuple(yt.shape)}"
-            )
+        if xt.ndim != 2:
+            raise ValueError(f"x anchors must be 2-D (n, d), got shape {tuple(xt.shape)}")
         if xt.shape[0] < 2:
             raise ValueError(f"need at least 2 anchors to fit a translation, got x {tuple(xt.shape)}")
         check_matrix(xt, "x anchors")
-        check_matrix(yt, "y anchors")
         method = METHODS[self.method]
-        d1, d2 = xt.shape[1], yt.shape[1]
-        if method.equal_dims and d1 != d2:
-            raise ValueError(
-                f"method {self.method!r} needs x and y of the same dim, got x {tuple(xt.shape)} and "
-                f"y {tuple(yt.shape)}; use a translation method ({', '.join(m for m in METHODS if m != self.method)})"
-            )
+        d1 = xt.shape[1]
+        yts = []
+        for i, y in enumerate(ys):
+            name = "y anchors" if len(ys) == 1 else f"y anchors [{i}]"
+            yt, _ = to_tensor(y, name)
+            if yt.ndim != 2:
+                raise ValueError(f"{name} must be 2-D (n, d), got shape {tuple(yt.shape)}")
+            if yt.shape[0] != xt.shape[0]:
+                raise ValueError(
+                    f"x and {name} must be parallel (same number of rows), got x {tuple(xt.shape)} "
+                    f"and y {tuple(yt.shape)}"
+                )
+            check_matrix(yt, name)
+            if method.equal_dims and yt.shape[1] != d1:
+                raise ValueError(
+                    f"method {self.method!r} needs x and y of the same dim, got x {tuple(xt.shape)} and "
+                    f"y {tuple(yt.shape)}; use a translation method "
+                    f"({', '.join(m for m in METHODS if m != self.method)})"
+                )
+            yts.append(yt)
 
         # Anchors are data here, not parameters: no autograd graph through the fit.
         x64 = xt.detach().to(torch.float64)
-        y64 = yt.detach().to(device=xt.device, dtype=torch.float64)
         scaling_x = self._make_scaling().fit(x64)
-        scaling_y = self._make_scaling().fit(y64)
-        xs, ys = scaling_x.transform(x64), scaling_y.transform(y64)
-        if method.pad:
-            xs, ys = _zero_pad(xs, max(d1, d2)), _zero_pad(ys, max(d1, d2))
+        scalings_y = [self._make_scaling().fit(yt.detach().to(device=xt.device, dtype=torch.float64)) for yt in yts]
         solve = self._solve_dtype(method, xt.dtype)
+        xs = scaling_x.transform(x64).to(solve)
+        ys_scaled = [sy.transform(yt.detach().to(device=xt.device, dtype=torch.float64)).to(solve)
+                     for sy, yt in zip(scalings_y, yts)]
         ctx = FitContext(
-            seed=self.seed,
-            affine_steps=self.affine_steps,
-            affine_lr=self.affine_lr,
-            rcond=torch.finfo(xt.dtype).eps * max(xs.shape),
+            seed=self.seed, affine_steps=self.affine_steps, affine_lr=self.affine_lr,
+            eps=torch.finfo(xt.dtype).eps,
         )
-        al = method.aligner(xs.to(solve), ys.to(solve), ctx)
+        alignments = method.aligner(xs, ys_scaled, ctx)
 
-        self.scaling_x_ = scaling_x.load_state({k: _stored(v) for k, v in scaling_x.state().items()})
-        self.scaling_y_ = scaling_y.load_state({k: _stored(v) for k, v in scaling_y.state().items()})
-        self.matrix_ = _stored(al.matrix[:d1, :d2])
-        self.bias_ = _stored(torch.zeros(d2) if al.bias is None else al.bias[:d2])
-        self.alpha_ = al.alpha
-        self.n_features_in_, self.n_features_out_ = d1, d2
-        self._fold()
-        return self
+        state_x = {k: _stored(v) for k, v in scaling_x.state().items()}
+        for out, sy, al, yt in zip(outs, scalings_y, alignments, yts):
+            d2 = yt.shape[1]
+            out.scaling_x_ = out._make_scaling().load_state(dict(state_x))
+            out.scaling_y_ = sy.load_state({k: _stored(v) for k, v in sy.state().items()})
+            out.matrix_ = _stored(al.matrix[:d1, :d2])
+            out.bias_ = _stored(torch.zeros(d2) if al.bias is None else al.bias[:d2])
+            out.alpha_ = al.alpha
+            out.n_features_in_, out.n_features_out_ = d1, d2
+            out._fold()
 
     def _solve_dtype(self, method: Method, anchors_dtype: torch.dtype) -> torch.dtype:
         if self.fit_dtype is not None:
@@ -358,3 +403,22 @@ class Translator:
         t.n_features_in_, t.n_features_out_ = t.matrix_.shape
         t._fold()
         return t
+
+
+def fit_translators(x: Array, ys: Sequence[Array], method: str = "ortho", scaling: str = "standard",
+                    **settings: Any) -> list[Translator]:
+    """One fitted ``Translator(method, scaling, **settings)`` per target anchors in ``ys``, all
+    from the same source anchors ``x`` (n, d1); each ``ys[t]`` is (n, d2_t).
+
+    Equal to ``[Translator(method, scaling, **settings).fit(x, y) for y in ys]`` up to float
+    rounding, and cheaper: x's scaling is fitted once, and the aligner shares its work on x
+    across targets (see ``Method``). This is what stitching one encoder into many decoders
+    needs. Raises what ``Translator.fit`` raises, naming the offending target.
+    """
+    template = Translator(method, scaling, **settings)
+    ys = list(ys)
+    if not ys:
+        raise ValueError("fit_translators needs at least one target (ys is empty)")
+    outs = [Translator(method, scaling, **settings) for _ in ys]
+    template._fit_targets(x, ys, outs)
+    return outs
