@@ -35,6 +35,8 @@ when more than one anchor count was run), reconstruction error vs anchors (Figur
 dataset, decoder family and pair kind), the encoder x decoder heatmap (Figure 5; ortho,
 standard scaling), reconstruction examples (Figure 6; per dataset and decoder family, two
 autoencoders of the same bottleneck), latent norm distributions (Figure 4; per dataset).
+When ``{results_dir}/appendix/summary.json`` exists, an "Appendix experiments" section follows
+(``latentstitch.reports.appendix``: one claim line per figure, the figures copied in).
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ from latentstitch.decoders import load_autoencoder
 from latentstitch.io import load_encodings, write_text_atomic
 from latentstitch.provenance import git_revision
 from latentstitch.reports import figures as fig
+from latentstitch.reports.appendix import appendix_section
 from latentstitch.reports.compare import compare_with_paper, method_rankings, paper_dataset
 from latentstitch.reports.document import FigureEntry, ReportHeader, render_comparison, render_report
 from latentstitch.reports.markdown import latex_table, markdown_table
@@ -369,7 +372,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                    + _grid_figures(cfg, tables, settings["images"], out) + _norm_figures(cfg, out))
         links = {"comparison": "comparison.md", "comparison CSV": "comparison.csv", "rankings CSV": "rankings.csv"}
         write_text_atomic(out / "report.md", render_report(header, table_files, comparison, rankings, figures,
-                                                            links=links, digits=digits))
+                                                            links=links, digits=digits)
+                          + appendix_section(results_dir / "appendix", out))
         _swap_in(out, final)
     finally:
         if out.exists():
