@@ -82,6 +82,13 @@ SHRINK = [
     "suite.stitch.datasets.cifar100_fine.anchors={num: [8, 16]}",
     *[f"suite.stitch.datasets.{d}.anchors={{num: [16]}}" for d in N24NEWS],
     "suite.report.anchors={default: 16, table8: 8, n24news_text: 16, n24news_image: 16}",
+    "suite.appendix.figure12.test_subset=8", "suite.appendix.figure12.alphas={min: 0.1, max: 10, num: 3}",
+    "+suite.appendix.figure13.head_overrides={hidden_dims: [16, 8], max_epochs: 3}",
+    "suite.appendix.figure13.alphas={min: 0.1, max: 10, num: 5}",
+    "suite.appendix.figure2.translator={affine_steps: 50, affine_lr: 0.01}",
+    f"suite.appendix.figure7.encoders={TWO_VISION}", "suite.appendix.figure7.rows={train: 32, test: 16}",
+    "suite.appendix.figure7.anchors=16", "suite.appendix.figure7.seeds=[0]",
+    "+suite.appendix.figure7.translator={affine_steps: 20}",
 ]
 
 
@@ -320,6 +327,11 @@ def test_report_has_every_paper_table_and_figure(paper_repo):
         assert figure in text, figure
     pngs = list((report / "figures").glob("*.png"))
     assert pngs and all(p.stat().st_size > 1000 for p in pngs)
+    # the appendix experiments in the paper's settings (Figures 12, 13, 2, 7), one claim line each
+    summary = json.loads((repo / "results" / "paper" / "appendix" / "summary.json").read_text())
+    assert set(summary["figures"]) == {"figure12", "figure13", "figure2", "figure7"}
+    for figure in summary["figures"].values():
+        assert figure["line"] in text and isinstance(figure["holds"], bool)
 
 
 def test_tiny_encodings_stay_apart_from_real_ones(paper_repo):
