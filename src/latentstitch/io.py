@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,6 +40,35 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+@contextmanager
+def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a fresh staging folder beside the folder ``path``; on success it replaces
+    ``path`` whole (see ``swap_dir``). An exception leaves ``path`` as it was and removes the
+    staging folder."""
+    final = Path(path)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.new.", dir=final.parent))
+    try:
+        yield staging
+        swap_dir(staging, final)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+
+
+def swap_dir(staging: str | os.PathLike, final: str | os.PathLike) -> None:
+    """Replace the folder ``final`` by the complete ``staging`` one with two renames: a reader
+    finds the old folder or the new one (or, between the renames, none), never a mix."""
+    staging, final = Path(staging), Path(final)
+    old = None
+    if final.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{final.name}.old.", dir=final.parent))
+        os.replace(final, old / final.name)
+    os.replace(staging, final)
+    if old is not None:
+        shutil.rmtree(old)
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:

@@ -168,6 +168,8 @@ def stitch(
                              scaling=scaling, anchors=anchors, seed=seed, metric=metric,
                              value=float(value)))
 
+    absolute_decoders = [d for d in decoders if not d.relative]
+
     def score(source, target, method, scaling, anchors, seed, z):
         with clock("latent metrics"):
             emit(source, target, "latent", method, scaling, anchors, seed,
@@ -178,7 +180,6 @@ def stitch(
                     emit(source, target, d.name, method, scaling, anchors, seed,
                          _decoder_rows(d, z, y_test, images_test))
 
-    absolute_decoders = [d for d in decoders if not d.relative]
     with clock("decode"):
         for d in absolute_decoders:  # no-stitch: each decoder on its own encoder
             emit(d.space, d.space, d.name, "no-stitch", "none", 0, 0,

@@ -11,7 +11,6 @@ never in conf/suite/paper.yaml; the repository's own conf/ is never touched.
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -242,17 +241,10 @@ def _point_configs_at_local_data(repo: Path, data: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def paper_repo(tmp_path_factory):
+def paper_repo(tmp_path_factory, copy_worktree):
     """A copy of the tracked tree (plus uncommitted edits) on tiny data, the shrunk paper suite
     composed, and `dvc repro` run; returns the copy and the repro's seconds."""
-    repo = tmp_path_factory.mktemp("repo")
-    files = _run(["git", "ls-files", "-co", "--exclude-standard"], REPO_ROOT, env=dict(os.environ)).stdout.split()
-    for name in files:
-        src = REPO_ROOT / name
-        if src.is_file():
-            (repo / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, repo / name)
-    _run(["git", "init", "-q"], repo)
+    repo = copy_worktree(tmp_path_factory.mktemp("repo"))
     _point_configs_at_local_data(repo, tmp_path_factory.mktemp("data"))
     _run([sys.executable, "scripts/compose_params.py", *SHRINK], repo)
     assert "name: paper" in (repo / "params.yaml").read_text()

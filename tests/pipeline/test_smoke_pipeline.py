@@ -2,7 +2,6 @@
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -11,7 +10,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from latentstitch.config import REPO_ROOT
 
 BIN = Path(sys.executable).parent
 
@@ -29,16 +27,9 @@ def _run(args, cwd, **kwargs):
 
 
 @pytest.fixture(scope="module")
-def smoke_repo(tmp_path_factory):
+def smoke_repo(tmp_path_factory, copy_worktree):
     """A copy of the tracked tree (plus uncommitted edits) with the smoke suite composed."""
-    repo = tmp_path_factory.mktemp("repo")
-    files = _run(["git", "ls-files", "-co", "--exclude-standard"], REPO_ROOT).stdout.split()
-    for name in files:
-        src = REPO_ROOT / name
-        if src.is_file():
-            (repo / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, repo / name)
-    _run(["git", "init", "-q"], repo)
+    repo = copy_worktree(tmp_path_factory.mktemp("repo"))
     _run([sys.executable, "scripts/compose_params.py", "suite=smoke"], repo)
     assert "name: smoke" in (repo / "params.yaml").read_text()
     start = time.perf_counter()

@@ -16,6 +16,7 @@ from sklearn.svm import SVC
 from latentstitch.config import REPO_ROOT
 from latentstitch.data import load_dataset, sample_anchors
 from latentstitch.decoders import CNNAutoencoder, save_autoencoder
+from latentstitch.io import swap_dir
 from latentstitch.io import save_encodings
 from latentstitch.provenance import provenance
 from latentstitch.stages import report
@@ -172,7 +173,7 @@ def test_the_report_directory_is_replaced_whole(tmp_path):
     (final / "stale.md").write_text("left from an older run")
     staging.mkdir()
     (staging / "report.md").write_text("new")
-    report._swap_in(staging, final)
+    swap_dir(staging, final)
     assert [p.name for p in final.iterdir()] == ["report.md"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report"]  # no staging or old copy left
 

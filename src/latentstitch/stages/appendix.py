@@ -38,9 +38,6 @@ train_heads stage (Figure 12) and the encodings of the encode stage.
 from __future__ import annotations
 
 import dataclasses
-import os
-import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -54,7 +51,7 @@ from latentstitch.config import load_group_config
 from latentstitch.data import load_dataset, stratified_indices
 from latentstitch.decoders import load_head
 from latentstitch.encoders import build_encoder, load_spec
-from latentstitch.io import load_encodings, write_json_atomic, write_text_atomic
+from latentstitch.io import atomic_dir, load_encodings, write_json_atomic, write_text_atomic
 from latentstitch.provenance import provenance
 from latentstitch.stages._cli import stage_main
 from latentstitch.stages.train_heads import accelerator_of, head_dir
@@ -226,29 +223,14 @@ EXPERIMENTS: dict[str, Callable[[DictConfig, Any, Path], dict[str, Any]]] = {
 }
 
 
-def _swap_in(staging: Path, final: Path) -> None:
-    """Replace the folder ``final`` by ``staging`` with two renames: readers find the old
-    outputs or the new ones, never a mix."""
-    old = None
-    if final.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{final.name}.old.", dir=final.parent))
-        os.replace(final, old / final.name)
-    os.replace(staging, final)
-    if old is not None:
-        shutil.rmtree(old)
-
-
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Run every configured appendix experiment; returns the summary written to summary.json."""
     blocks = OmegaConf.select(cfg, "suite.appendix") or {}
     unknown = sorted(set(blocks) - set(EXPERIMENTS))
     if unknown:
         raise ValueError(f"unknown suite.appendix entries {unknown}; valid: {', '.join(EXPERIMENTS)}")
-    final = appendix_dir(cfg.paths.results_dir)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    out = Path(tempfile.mkdtemp(prefix=f".{final.name}.new.", dir=final.parent))
     summary: dict[str, Any] = {"suite": str(cfg.suite.name), "figures": {}, **provenance(blocks)}
-    try:
+    with atomic_dir(appendix_dir(cfg.paths.results_dir)) as out:
         for figure, experiment in EXPERIMENTS.items():
             spec = blocks.get(figure)
             if spec is None:
@@ -269,10 +251,6 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                                                        "config": OmegaConf.to_container(spec, resolve=True)})
             summary["figures"][figure] = entry
         write_json_atomic(out / "summary.json", summary)
-        _swap_in(out, final)
-    finally:
-        if out.exists():
-            shutil.rmtree(out)
     return summary
 
 

@@ -104,6 +104,18 @@ def anchor_plan(cfg: DictConfig, dataset: str, task: Task = "classification") ->
     return AnchorPlan(counts, _as_ints(anchors["seeds"], "anchors.seeds"), bool(anchors.get("stratified", False)))
 
 
+def _sweep_option(cfg: DictConfig, key: str, name_key: str) -> tuple[str, dict[str, Any]] | None:
+    """The sweep option chosen for ``key`` (conf/translator, conf/scaling): its name and the
+    rest of its settings (Translator keyword arguments, e.g. affine_steps, ddof); None if unset."""
+    option = _plain(OmegaConf.select(cfg, key))
+    if option is None:
+        return None
+    option = dict(option)
+    if name_key not in option:
+        raise ValueError(f"the {key} option needs a `{name_key}`, got {option}")
+    return option.pop(name_key), option
+
+
 def stitch_settings(cfg: DictConfig, dataset: str, task: Task = "classification") -> StitchSettings:
     """The ``StitchSettings`` of ``dataset``'s ``task``, anchors included (module docstring)."""
     merged = _resolved(cfg, dataset, task)
@@ -111,20 +123,14 @@ def stitch_settings(cfg: DictConfig, dataset: str, task: Task = "classification"
     methods = list(merged.get("methods", DEFAULT_METHODS))
     scalings = list(merged.get("scalings", DEFAULT_SCALINGS))
     translator_kwargs = dict(merged.get("translator") or {})
-    sweep_translator = _plain(OmegaConf.select(cfg, "translator"))
-    if sweep_translator is not None:
-        sweep_translator = dict(sweep_translator)
-        if "method" not in sweep_translator:
-            raise ValueError(f"the translator option needs a `method`, got {sweep_translator}")
-        methods = [sweep_translator.pop("method")]
-        translator_kwargs.update(sweep_translator)
-    sweep_scaling = _plain(OmegaConf.select(cfg, "scaling"))
-    if sweep_scaling is not None:
-        sweep_scaling = dict(sweep_scaling)
-        if "name" not in sweep_scaling:
-            raise ValueError(f"the scaling option needs a `name`, got {sweep_scaling}")
-        scalings = [sweep_scaling.pop("name")]
-        translator_kwargs.update(sweep_scaling)
+    translator = _sweep_option(cfg, "translator", "method")
+    if translator is not None:
+        methods = [translator[0]]
+        translator_kwargs.update(translator[1])
+    scaling = _sweep_option(cfg, "scaling", "name")
+    if scaling is not None:
+        scalings = [scaling[0]]
+        translator_kwargs.update(scaling[1])
     return StitchSettings(
         methods=methods,
         scalings=scalings,

@@ -41,9 +41,6 @@ When ``{results_dir}/appendix/summary.json`` exists, an "Appendix experiments" s
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +52,7 @@ from safetensors.numpy import load_file
 from latentstitch.config import load_group_config
 from latentstitch.data import sample_anchors
 from latentstitch.decoders import load_autoencoder
-from latentstitch.io import load_encodings, write_text_atomic
+from latentstitch.io import atomic_dir, load_encodings, write_text_atomic
 from latentstitch.provenance import git_revision
 from latentstitch.reports import figures as fig
 from latentstitch.reports.appendix import appendix_section
@@ -331,18 +328,6 @@ def _grid_figures(cfg: DictConfig, tables: list[ReportTable], k: int, out: Path)
     return entries
 
 
-def _swap_in(staging: Path, final: Path) -> None:
-    """Replace the directory ``final`` by the complete ``staging`` one by two renames: a
-    reader finds the old report or the new one (or, between the renames, none), never a mix."""
-    old = None
-    if final.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{final.name}.old.", dir=final.parent))
-        os.replace(final, old / final.name)
-    os.replace(staging, final)
-    if old is not None:
-        shutil.rmtree(old)
-
-
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Build the whole report of the suite; returns the paths of its files."""
     settings = _report_settings(cfg)
@@ -360,9 +345,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     header = _header(cfg, results, settings, paper)
 
     final = report_dir(results_dir)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    out = Path(tempfile.mkdtemp(prefix=f".{final.name}.new.", dir=final.parent))
-    try:
+    with atomic_dir(final) as out:
         table_files = [(t, _write_table(t, out, digits)) for t in tables]
         write_text_atomic(out / "comparison.csv", comparison.to_csv(index=False))
         write_text_atomic(out / "rankings.csv", rankings.to_csv(index=False))
@@ -374,10 +357,6 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         write_text_atomic(out / "report.md", render_report(header, table_files, comparison, rankings, figures,
                                                             links=links, digits=digits)
                           + appendix_section(results_dir / "appendix", out))
-        _swap_in(out, final)
-    finally:
-        if out.exists():
-            shutil.rmtree(out)
 
     with stage_run(cfg, "report") as tracker:
         for table in tables:

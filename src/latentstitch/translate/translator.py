@@ -20,6 +20,7 @@ import torch
 from latentstitch.translate._array import Array, check_finite, check_matrix, to_tensor
 from latentstitch.translate.functional import (
     _affine_adam_many,
+    _closest_orthogonal,
     _lstsq,
     _ridge_basis,
     _ridge_solve,
@@ -64,7 +65,7 @@ class Method:
     work where the math allows: least squares factors x once, ridge decomposes x's Gram
     matrix once, affine steps all targets together on x's moments; each result equals the
     one-target fit up to rounding. Procrustes-based methods zero-pad the smaller space to
-    max(d1, d2_t) (paper Section 3.2), computed without forming the padding (``_polar``); for least squares and gradient descent padding is a
+    max(d1, d2_t) (paper Section 3.2), computed without forming the padding (see ``_ortho``); for least squares and gradient descent padding is a
     mathematical no-op and is skipped. ``equal_dims``: the method cannot map between
     different dims at all. ``float64``: the aligner solves in float64 whatever the anchors'
     dtype. Only ``ridge`` needs it (it forms a Gram matrix, squaring the condition number).
@@ -88,19 +89,14 @@ def _identity(x: torch.Tensor, ys: list[torch.Tensor], ctx: FitContext) -> list[
     return [Alignment(torch.eye(x.shape[1], dtype=x.dtype, device=x.device)) for _ in ys]
 
 
-def _polar(m: torch.Tensor) -> torch.Tensor:
-    """The block ``[:d1, :d2]`` of the orthogonal polar factor of ``m`` (d1, d2) zero-padded to a
-    square: ``U @ Vh`` of m's thin SVD. When m has full rank min(d1, d2) that block does not
-    depend on how the padded factor is completed (the padded rows or columns are its null
-    space), so the thin SVD gives the padded method's answer at a fraction of the cost
-    (a 50 x 768 SVD instead of a 768 x 768 one); below full rank any completion is as valid."""
-    u, _, vh = torch.linalg.svd(m, full_matrices=False)
-    return u @ vh
-
-
 def _ortho(x: torch.Tensor, ys: list[torch.Tensor], ctx: FitContext) -> list[Alignment]:
-    # Zero padding pads the cross-covariance: pad(x).T @ pad(y) = pad(x.T @ y).
-    return [Alignment(_polar(cross)) for cross in _split(x.T @ torch.cat(ys, dim=1), ys)]
+    # Zero padding pads the cross-covariance: pad(x).T @ pad(y) = pad(x.T @ y). Its orthogonal
+    # polar factor, cut back to (d1, d2), is U @ Vh of the unpadded matrix's thin SVD
+    # (_closest_orthogonal): when the matrix has full rank min(d1, d2) that block does not
+    # depend on how the padded factor is completed (the padded rows or columns are its null
+    # space), so this gives the padded method's answer at a fraction of the cost (a 50 x 768
+    # SVD instead of a 768 x 768 one); below full rank any completion is as valid.
+    return [Alignment(_closest_orthogonal(cross)) for cross in _split(x.T @ torch.cat(ys, dim=1), ys)]
 
 
 def _rcond(ctx: FitContext, n: int, dim: int) -> float:
@@ -114,7 +110,7 @@ def _linear(x: torch.Tensor, ys: list[torch.Tensor], ctx: FitContext) -> list[Al
 
 def _l_ortho_aligner(x: torch.Tensor, ys: list[torch.Tensor], ctx: FitContext) -> list[Alignment]:
     # The minimum-norm solution on zero-padded anchors is the unpadded one, zero-padded, and
-    # its polar factor is _polar's; only the rank threshold follows the padded shape, so
+    # its polar factor is _closest_orthogonal's (see _ortho); only the rank threshold follows the padded shape, so
     # targets are solved in groups of equal padded dim.
     n, d1 = x.shape
     out: list[Alignment | None] = [None] * len(ys)
@@ -122,7 +118,7 @@ def _l_ortho_aligner(x: torch.Tensor, ys: list[torch.Tensor], ctx: FitContext) -
         group = [i for i, y in enumerate(ys) if max(d1, y.shape[1]) == dim]
         solution = _lstsq(x, torch.cat([ys[i] for i in group], dim=1), _rcond(ctx, n, dim))
         for i, r in zip(group, _split(solution, [ys[i] for i in group])):
-            out[i] = Alignment(_polar(r))
+            out[i] = Alignment(_closest_orthogonal(r))
     return out
 
 
