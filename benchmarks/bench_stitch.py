@@ -2,8 +2,9 @@
 
 6 encoders (768-d, 10,000 test points) x 6 decoders (one SVM head per encoder, scikit-learn
 SVC with a linear kernel) x {linear, l-ortho, ortho, ridge} x {standard, l2} x 5 seeds x 1,000
-anchors: 36 (source, target) pairs, self-pairs included, so 1,440 fits, translations and
-decodes, plus the latent metrics (lcos, lmse, retrieval of 1,000 queries) of each.
+anchors: 36 (source, target) pairs, self-pairs included, so 1,440 fits and decodes of the
+10,000 test points, plus the latent metrics of each (lcos, lmse and retrieval on the first
+1,000 test points, as the stitch stage computes them for a classification dataset).
 
     .venv/bin/python benchmarks/bench_stitch.py            # ~10 min on 2 cores
     .venv/bin/python benchmarks/bench_stitch.py --quick    # a smaller run, to try it
@@ -11,12 +12,14 @@ decodes, plus the latent metrics (lcos, lmse, retrieval of 1,000 queries) of eac
 Encodings are synthetic but shaped like real ones: a shared 64-d class-structured latent
 mapped into each 768-d space by its own random matrix and a tanh, plus noise. Reports:
 
-- **engine**: ``latentstitch.stitching.stitch`` on the whole grid, with its time per phase;
+- **engine**: ``latentstitch.stitching.stitch`` on the whole grid, with its time per phase.
+  It fits each source into all targets at once and composes each SVM head with each
+  translation (``prepare(x) @ (coef_ @ weight)``), translating only the 1,000 sample points;
 - **naive**: a per-pair loop doing the same work the obvious way, one
   ``Translator(method, scaling).fit(anchors)`` per (pair, method, scaling, seed), then
-  ``transform``, the same metrics, and the head's primal decode (``SVMHead.predict``, as the
-  engine). Timed on seed 0 (288 of the 1,440 cells) against the engine's mean time per seed
-  (its whole-grid time / 5): the ratio is what sharing the source's work across targets saves.
+  ``transform`` of the whole test set, the same metrics, and ``SVMHead.predict`` of the
+  translation (the same labels). Timed on seed 0 (288 of the 1,440 cells) against the engine's
+  mean time per seed (its whole-grid time / 5).
 - **libsvm decode**: what decoding through scikit-learn's ``SVC.predict`` (kernel sums over
   the support vectors) instead of the primal weights would add, timed on 12 translated test
   sets and scaled to the grid (median per decode x cells).
@@ -74,7 +77,7 @@ def naive(spaces, heads, y_train, y_test, seeds, count, queries) -> float:
                         t = Translator(method, scaling, seed=seed).fit(src.train[idx], tgt.train[idx])
                         z = t.transform(src.test)
                         q = min(queries, len(z))
-                        metrics.lcos(z, tgt.test), metrics.lmse(z, tgt.test)
+                        metrics.lcos(z[:q], tgt.test[:q]), metrics.lmse(z[:q], tgt.test[:q])
                         metrics.retrieval(z[:q], tgt.test[:q])
                         pred = heads[tgt.name].predict(z)
                         metrics.accuracy(y_test, pred), metrics.macro_f1(y_test, pred)
@@ -121,7 +124,7 @@ def main() -> None:
         start = time.perf_counter()
         heads = {s.name: SVMHead().fit(s.train, y_train) for s in spaces}
         heads_seconds = time.perf_counter() - start
-        decoders = [Decoder("svm", name, "classifier", head.predict) for name, head in heads.items()]
+        decoders = [Decoder.head("svm", name, head) for name, head in heads.items()]
         load_before = os.getloadavg()[0]
         full_seconds, table = engine(spaces, decoders, y_train, y_test, seeds, count, queries)
         seed0_naive = naive(spaces, heads, y_train, y_test, [0], count, queries)
@@ -176,7 +179,7 @@ def main() -> None:
         f"| one decode, libsvm SVC.predict (median of {decode['samples']}) | {decode['libsvm']:.3f} |",
         "",
         f"Naive loop / engine, per seed: {seed0_naive / per_seed:.2f}x (sharing the source's work "
-        f"across targets). Decoding through libsvm instead of the primal weights would add about "
+        f"across targets, composing heads with translations). Decoding through libsvm instead of the primal weights would add about "
         f"{libsvm_extra / 60:.1f} min to the whole grid ({decode['libsvm'] / decode['primal']:.0f}x per decode).",
         f"Mean accuracy: no-stitch {summary['accuracy']['no_stitch_mean']:.3f}; "
         + ", ".join(f"{m}/{s} {summary['accuracy'][f'{m}_{s}_mean']:.3f}" for m in METHODS for s in SCALINGS) + ".",

@@ -169,3 +169,39 @@ def test_svm_primal_predict_equals_libsvm(n_classes):
     np.testing.assert_array_equal(head.predict(far), head.estimator_.predict(far))
     head.fit(x[:500], (y[:500] + 1) % n_classes)  # a refit is not served a stale cache
     np.testing.assert_array_equal(head.predict(far), head.estimator_.predict(far))
+
+
+def _float64_primal_labels(head, x):
+    """The float64 one-vs-one decode, written out: the reference SVMHead.predict must equal."""
+    est = head.estimator_
+    decision = x.astype(np.float64) @ est.coef_.T.astype(np.float64) + est.intercept_
+    k = len(head.classes_)
+    if k == 2:
+        return head.classes_[(decision[:, 0] > 0).astype(int)]
+    votes = np.zeros((len(x), k), dtype=int)
+    for pair, (i, j) in enumerate((i, j) for i in range(k) for j in range(i + 1, k)):
+        votes[:, i] += decision[:, pair] > 0
+        votes[:, j] += decision[:, pair] <= 0
+    return head.classes_[votes.argmax(axis=1)]
+
+
+@pytest.mark.parametrize("n_classes", [2, 4])
+def test_svm_float32_decode_equals_float64_on_the_boundary(n_classes):
+    """Points projected onto the decision boundaries (values ~1e-7, where float32 rounding
+    decides the sign) get the float64 decode's labels: the doubtful rows are redone in float64."""
+    from sklearn.datasets import make_classification
+
+    x, y = make_classification(800, 40, n_informative=12, n_classes=n_classes, random_state=7)
+    x = x.astype(np.float32)
+    head = SVMHead().fit(x[:400], y[:400])
+    est = head.estimator_
+    test = x[400:].astype(np.float64)
+    on_boundary = []
+    for pair in range(len(est.intercept_)):
+        c, b = est.coef_[pair], est.intercept_[pair]
+        on_boundary.append(test - ((test @ c + b) / (c @ c))[:, None] * c)
+    hard = np.concatenate(on_boundary).astype(np.float32)
+    margins = np.abs(hard.astype(np.float64) @ est.coef_.T + est.intercept_).min(axis=1)
+    assert np.median(margins) < 1e-5  # the test really sits where float32 could flip a sign
+    np.testing.assert_array_equal(head.predict(hard), _float64_primal_labels(head, hard))
+    np.testing.assert_array_equal(head.predict(x[400:]), _float64_primal_labels(head, x[400:]))

@@ -24,6 +24,23 @@ def test_label_metrics_match_sklearn():
         metrics.accuracy(t, p[:199])
 
 
+@pytest.mark.parametrize("case", ["missing", "extra", "strings", "one_class"])
+def test_f1_matches_sklearn_on_uneven_label_sets(case):
+    """Our bincount F1 uses scikit-learn's label set: every class in y_true or y_pred."""
+    rng = np.random.default_rng(2)
+    t, p = rng.integers(0, 5, 300), rng.integers(0, 5, 300)
+    if case == "missing":  # a true class never predicted (F1 0)
+        p[p == 3] = 4
+    elif case == "extra":  # a predicted class absent from y_true
+        p[:7] = 9
+    elif case == "strings":
+        t, p = np.array(list("abcde"))[t], np.array(list("abcdf"))[p]
+    else:
+        t = np.zeros(300, dtype=int)
+    for average, ours in (("macro", metrics.macro_f1), ("weighted", metrics.weighted_f1)):
+        assert ours(t, p) == pytest.approx(f1_score(t, p, average=average, zero_division=0), abs=1e-12)
+
+
 def test_latent_metrics_match_numpy():
     y_hat, y = _pair()
     cos = (y_hat * y).sum(1) / np.linalg.norm(y_hat, axis=1) / np.linalg.norm(y, axis=1)

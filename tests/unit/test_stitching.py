@@ -127,3 +127,55 @@ def test_engine_equals_a_per_pair_loop_and_times_its_phases():
                             metrics.accuracy(y[400:], heads[tgt.name].predict(z)), abs=0.02)
     assert set(table.attrs["seconds"]) >= {"fit", "transform", "latent metrics", "decode"}
     assert all(v >= 0 for v in table.attrs["seconds"].values())
+
+
+def test_linear_heads_are_composed_with_the_translation_and_latent_rows_use_the_sample():
+    """SVM heads decode through prepare(x) @ (coef_ @ weight): the very labels of
+    head.predict(translator.transform(x)), without forming the translated test set; for a
+    classification dataset lcos and lmse are over the retrieval sample (first q test points),
+    for a reconstruction one over the whole test set."""
+    from latentstitch import metrics
+    from latentstitch.decoders import SVMHead
+    from latentstitch.translate import Translator
+
+    rng = np.random.default_rng(4)
+    x, y = _blobs(rng, 700, 10, 4)
+    spaces = [Space("a", x[:400], x[400:])]
+    for name, d in (("b", 10), ("c", 6)):
+        t = np.tanh(x @ rng.normal(size=(10, d)) / 3) + 0.05 * rng.normal(size=(700, d))
+        spaces.append(Space(name, t[:400].astype(np.float32), t[400:].astype(np.float32)))
+    heads = {s.name: SVMHead().fit(s.train, y[:400]) for s in spaces}
+    decoders = [Decoder.head("svm", name, h) for name, h in heads.items()]
+    assert all(d.readout is not None for d in decoders)
+    q = 120
+    settings = StitchSettings(methods=["absolute", "linear", "ortho", "ridge"], scalings=["standard", "l2"],
+                              anchor_counts=[60], seeds=[0], retrieval_queries=q)
+    table = stitch(spaces, decoders, settings, y_test=y[400:],
+                   anchor_indices=lambda count, seed: sample_anchors(y[:400], count, seed))
+    idx = sample_anchors(y[:400], 60, 0)
+    for src in spaces:
+        for tgt in spaces:
+            if src is tgt:
+                continue
+            for method in ("linear", "ortho", "ridge"):
+                for scaling in settings.scalings:
+                    z = Translator(method, scaling).fit(src.train[idx], tgt.train[idx]).transform(src.test)
+                    labels = heads[tgt.name].predict(z)
+                    cell = dict(source=src.name, target=tgt.name, method=method, scaling=scaling)
+                    assert _value(table, metric="accuracy", **cell) == metrics.accuracy(y[400:], labels)
+                    assert _value(table, metric="macro_f1", **cell) == metrics.macro_f1(y[400:], labels)
+                    assert _value(table, metric="lcos", **cell) == pytest.approx(
+                        metrics.lcos(z[:q], tgt.test[:q]), abs=1e-6)
+                    assert _value(table, metric="lmse", **cell) == pytest.approx(
+                        metrics.lmse(z[:q], tgt.test[:q]), rel=1e-5)
+    absolute = _value(table, source="a", target="b", decoder="svm", method="absolute", metric="accuracy")
+    assert absolute == metrics.accuracy(y[400:], heads["b"].predict(spaces[0].test))
+
+    # reconstruction decoders: lcos over the whole test set
+    recon = [Decoder("ae", s.name, "reconstruction", lambda z: np.clip(z[:, :4], 0, 1)) for s in spaces[:2]]
+    images = np.clip(spaces[0].test[:, :4], 0, 1)
+    table = stitch(spaces[:2], recon, StitchSettings(methods=["linear"], anchor_counts=[60], retrieval_queries=q),
+                   images_test=images, anchor_indices=lambda count, seed: sample_anchors(y[:400], count, seed))
+    z = Translator("linear").fit(spaces[0].train[idx], spaces[1].train[idx]).transform(spaces[0].test)
+    assert _value(table, source="a", target="b", decoder="latent", metric="lcos") == pytest.approx(
+        metrics.lcos(z, spaces[1].test), abs=1e-6)

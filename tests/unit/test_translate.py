@@ -16,6 +16,7 @@ from latentstitch.translate import (
     Translator,
     affine_sgd,
     fit_translators,
+    transform_many,
     closest_orthogonal,
     l_ortho,
     lstsq,
@@ -349,6 +350,47 @@ def test_fit_translators_float32_matches_within_rounding():
         for y, t in zip(ys, fit_translators(x, ys, method)):
             one = Translator(method).fit(x, y)
             np.testing.assert_allclose(t.transform(x), one.transform(x), atol=1e-4)
+
+
+@pytest.mark.parametrize("scaling", ["standard", "l2", "none"])
+def test_transform_many_equals_each_transform(scaling, tmp_path):
+    """One check and one scaling of x serve every translator of the same source; outputs are
+    the very bits of each translator's own transform, numpy or torch, shared or not (loaded
+    translators share nothing)."""
+    rng = np.random.default_rng(10)
+    x = rng.normal(size=(80, 12)).astype(np.float32)
+    ys = [(x @ rng.normal(size=(12, d))).astype(np.float32) for d in (12, 7, 20)]
+    many = fit_translators(x, ys, "linear", scaling)
+    test = rng.normal(size=(30, 12)).astype(np.float32)
+    for t, z in zip(many, transform_many(many, test), strict=True):
+        np.testing.assert_array_equal(z, t.transform(test))
+    for t, z in zip(many, transform_many(many, torch.from_numpy(test)), strict=True):
+        assert isinstance(z, torch.Tensor)
+        torch.testing.assert_close(z, t.transform(torch.from_numpy(test)), rtol=0, atol=0)
+    loaded = []
+    for i, t in enumerate(many):
+        t.save(tmp_path / f"{i}.safetensors")
+        loaded.append(Translator.load(tmp_path / f"{i}.safetensors"))
+    for t, z in zip(many, transform_many(loaded + many[:1], test)):
+        np.testing.assert_array_equal(z, t.transform(test))
+
+
+def test_transform_many_errors():
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=(40, 6))
+    a = Translator("linear").fit(x, x[:, :4])
+    b = Translator("linear").fit(x[:, :5], x)
+    with pytest.raises(ValueError, match=r"one source dim, got input dims \[5, 6\]"):
+        list(transform_many([a, b], x))
+    with pytest.raises(ValueError, match=r"x must have shape \(m, 6\)"):
+        list(transform_many([a], x[:, :5]))
+    bad = x.copy()
+    bad[3, 2] = np.nan
+    with pytest.raises(ValueError, match="NaN or inf"):
+        list(transform_many([a, a], bad))
+    with pytest.raises(ValueError, match="not fitted"):
+        list(transform_many([a, Translator("linear")], x))
+    assert list(transform_many([], x)) == []
 
 
 def test_fit_translators_names_the_bad_target():

@@ -61,7 +61,7 @@ def cross_domain_stitching(
     decoders = []
     for space in spaces:
         head = build_head(head_cfg, seed=seed, accelerator=accelerator).fit(space.train, y_train)
-        decoders.append(Decoder(str(head_cfg["kind"]), space.name, "classifier", head.predict))
+        decoders.append(Decoder.head(str(head_cfg["kind"]), space.name, head))
     table = stitch(spaces, decoders, settings, y_test=y_test,
                    anchor_indices=lambda count, s: sample_anchors(y_train, count, s))
     table = table[table["decoder"] != "latent"].reset_index(drop=True)

@@ -134,28 +134,85 @@ class SVMHead(_SklearnHead):
 
         libsvm predicts through the kernel, one dot product per support vector; with a linear
         kernel the one-vs-one decision values are ``x @ coef_.T + intercept_``, one small
-        matrix product (stitching decodes many translated test sets). Votes follow libsvm: a
-        positive value votes for the pair's first class, ties go to the lowest class index.
+        matrix product (stitching decodes many translated test sets), in float32 with the rows
+        whose signs float32 could flip redone in float64 (``OneVsOneReadout``).
         """
-        x = self._check_encodings(x)
+        return self.linear_readout().labels(self._check_encodings(x))
+
+    def linear_readout(self) -> "OneVsOneReadout":
+        """The head as ``labels(x @ weight + bias)`` (see ``OneVsOneReadout``), for composing it
+        with a linear map: stitching decodes ``prepare(x) @ (coef_ @ weight)`` directly."""
+        if not hasattr(self, "estimator_"):
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit(x, y) first")
         # cached per fitted estimator (a refit replaces estimator_)
-        if getattr(self, "_primal", (None,))[0] is not self.estimator_:
-            self._primal = (self.estimator_, np.asarray(self.estimator_.coef_, dtype=np.float64),
-                            np.asarray(self.estimator_.intercept_, dtype=np.float64))
-        _, coef, intercept = self._primal
-        decision = x.astype(np.float64) @ coef.T + intercept
-        classes = self.classes_
-        if len(classes) == 2:  # scikit-learn's binary convention: positive means classes_[1]
-            return classes[(decision[:, 0] > 0).astype(int)]
-        votes = np.zeros((len(x), len(classes)), dtype=np.int64)
-        pair = 0
-        for i in range(len(classes)):
-            for j in range(i + 1, len(classes)):
-                first = decision[:, pair] > 0
-                votes[:, i] += first
-                votes[:, j] += ~first
-                pair += 1
-        return classes[votes.argmax(axis=1)]
+        if getattr(self, "_readout", (None,))[0] is not self.estimator_:
+            est = self.estimator_
+            self._readout = (est, OneVsOneReadout(est.coef_.T, est.intercept_, self.classes_))
+        return self._readout[1]
+
+
+class OneVsOneReadout:
+    """Labels from a linear one-vs-one SVC's decision values ``x @ weight + bias`` (d, pairs).
+
+    ``labels(x, weight, bias)`` takes another (weight, bias) of the same pairs, e.g. the head
+    composed with a translation. Votes follow libsvm: pair (i, j), i < j in order, votes for i
+    when its value is positive, else for j; ties go to the lowest class. Two classes: one
+    value, positive meaning ``classes[1]`` (scikit-learn's convention).
+
+    The product runs in float32 and only a row where float32 rounding could have flipped the
+    sign of a decision value is recomputed in float64: the rounding error of a d-term dot
+    product plus the bias is at most ``(d + 3) u (|x_i| . |w_j| + |b_j|)`` (u = 2**-24, the
+    float32 weights' own rounding included), and ``|x_i| . |w_j| <= ||x_i|| ||w_j||``; a row
+    with any value within twice that bound of zero is redone in float64. So the labels equal
+    a float64 decode's.
+    """
+
+    def __init__(self, weight: np.ndarray, bias: np.ndarray, classes: np.ndarray) -> None:
+        self.weight = np.asarray(weight, dtype=np.float64)
+        self.bias = np.asarray(bias, dtype=np.float64)
+        self.classes = np.asarray(classes)
+        k = len(self.classes)
+        if self.weight.ndim != 2 or self.weight.shape[1] != max(1, k * (k - 1) // 2) or self.bias.shape != self.weight.shape[1:]:
+            raise ValueError(
+                f"{k} classes need weight (d, {max(1, k * (k - 1) // 2)}) and bias of as many values, got "
+                f"weight {self.weight.shape} and bias {self.bias.shape}"
+            )
+        first, second = np.triu_indices(k, k=1)
+        pairs = np.arange(len(first))
+        # votes = positive @ (first - second) + (number of pairs in which each class is second)
+        self._vote_diff = np.zeros((len(first), k), dtype=np.float32)
+        self._vote_diff[pairs, first] += 1
+        self._vote_diff[pairs, second] -= 1
+        self._vote_base = np.bincount(second, minlength=k).astype(np.float32)
+
+    def decision(self, x: np.ndarray, weight: np.ndarray | None = None, bias: np.ndarray | None = None) -> np.ndarray:
+        """``x @ weight + bias`` (default: the head's own) in float64, every sign as float64 gives it."""
+        weight = self.weight if weight is None else np.asarray(weight, dtype=np.float64)
+        bias = self.bias if bias is None else np.asarray(bias, dtype=np.float64)
+        if x.ndim != 2 or weight.shape != (x.shape[1], self.weight.shape[1]) or bias.shape != self.bias.shape:
+            raise ValueError(
+                f"decision needs x (n, d), weight (d, {self.weight.shape[1]}) and bias "
+                f"({self.weight.shape[1]},), got {x.shape}, {weight.shape} and {bias.shape}"
+            )
+        x32 = np.asarray(x, dtype=np.float32)
+        decision = x32 @ weight.astype(np.float32)
+        decision += bias.astype(np.float32)
+        # float32 squares: a relative error of ~d u, well inside the factor 2 below
+        x_norms = np.sqrt(np.einsum("ij,ij->i", x32, x32).astype(np.float64))
+        scale = np.outer(x_norms, np.linalg.norm(weight, axis=0)) + np.abs(bias)
+        doubtful = np.flatnonzero((np.abs(decision) <= 2 * (x.shape[1] + 3) * 2.0**-24 * scale).any(axis=1))
+        decision = decision.astype(np.float64)
+        if len(doubtful):
+            decision[doubtful] = np.asarray(x[doubtful], dtype=np.float64) @ weight + bias
+        return decision
+
+    def labels(self, x: np.ndarray, weight: np.ndarray | None = None, bias: np.ndarray | None = None) -> np.ndarray:
+        """The class of each row of ``x`` under ``x @ weight + bias`` (see ``decision``)."""
+        decision = self.decision(x, weight, bias)
+        if len(self.classes) == 2:
+            return self.classes[(decision[:, 0] > 0).astype(int)]
+        votes = (decision > 0).astype(np.float32) @ self._vote_diff + self._vote_base
+        return self.classes[votes.argmax(axis=1)]
 
 
 class LinearSVMHead(_SklearnHead):

@@ -343,7 +343,8 @@ def table_specs(results: pd.DataFrame) -> list[TableSpec]:
             specs.append(TableSpec(
                 key=f"retrieval_{scaling}",
                 title=(f"No paper analog: the translated test encodings against the target's own, "
-                       f"{scaling} scaling (mean cosine; top-1 and MRR retrieval among the first test points)"),
+                       f"{scaling} scaling (mean cosine, and top-1 and MRR retrieval among themselves, "
+                       f"of the first test points: suite.stitch.retrieval_queries)"),
                 task="classification", decoder="latent", scaling=scaling, metric_names=RETRIEVAL_METRICS,
             ))
     rec = results[(results["task"] == "reconstruction") & (results["method"] != "no-stitch")]

@@ -108,7 +108,7 @@ def _classification(
     for encoder in encoders:
         for head in heads:
             fitted = load_head(head_dir(results_dir, dataset, encoder, head))
-            decoders.append(Decoder(head, encoder, "classifier", fitted.predict))
+            decoders.append(Decoder.head(head, encoder, fitted))
             if "relative" not in settings.methods:
                 continue
             start = time.perf_counter()

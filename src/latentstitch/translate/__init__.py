@@ -40,11 +40,13 @@ from latentstitch.translate.translator import (
     NotFittedError,
     Translator,
     fit_translators,
+    transform_many,
 )
 
 __all__ = [
     "Translator",
     "fit_translators",
+    "transform_many",
     "NotFittedError",
     "METHODS",
     "SCALINGS",

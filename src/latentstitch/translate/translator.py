@@ -13,7 +13,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, NamedTuple, Sequence
+from typing import Any, Callable, Iterator, NamedTuple, Sequence
 
 import torch
 
@@ -172,8 +172,9 @@ class Translator:
 
     Learned attributes: ``scaling_x_``, ``scaling_y_`` (fitted ``Scaling``), ``matrix_`` (d1, d2)
     and ``bias_`` (d2,) (the aligner in the pre-processed space, padding removed), ``alpha_``
-    (ridge's penalty, else None), ``n_features_in_`` (d1), ``n_features_out_`` (d2). Kept in
-    float64 on CPU whatever the anchors' device.
+    (ridge's penalty, else None), ``n_features_in_`` (d1), ``n_features_out_`` (d2), and the
+    whole chain folded: ``coef_`` (d1, d2) and ``offset_`` (d2,), ``transform(x) = prepare(x) @
+    coef_ + offset_``. Kept in float64 on CPU whatever the anchors' device.
     """
 
     def __init__(
@@ -312,7 +313,7 @@ class Translator:
         offset = self.bias_ * sy.inverse_scale_ + sy.shift_
         if not sx.normalize_rows:
             offset = offset - sx.shift_ @ coef
-        self._coef, self._offset = coef, offset
+        self.coef_, self.offset_ = coef, offset
         self._on_device: dict[tuple[torch.device, torch.dtype], tuple[torch.Tensor, ...]] = {}
 
     def _check_fitted(self) -> None:
@@ -324,25 +325,52 @@ class Translator:
     def transform(self, x: Array) -> Array:
         """Translate ``x`` (m, d1) into Y's absolute space, (m, d2): same kind (numpy/torch),
         device and float dtype as ``x``. Raises NotFittedError before fit, ValueError for a
-        wrong shape or non-finite values, TypeError for non-float input."""
+        wrong shape or non-finite values, TypeError for non-float input.
+        ``transform(x) == apply(prepare(x))``."""
         self._check_fitted()
+        xt, back = self._prepare(x)
+        return back(self._apply(xt))
+
+    def prepare(self, x: Array) -> Array:
+        """What the folded map multiplies: ``x`` itself, or for a row-normalizing scaling
+        (``l2``) ``(x - shift) / ||(x - shift) / scale||`` row by row (that step is not linear,
+        so it cannot be folded). Then ``transform(x) = prepare(x) @ coef_ + offset_``; this is
+        how a linear decoder on Y composes with the translation (``coef_ @ weight``).
+        Translators from one ``fit_translators`` call share the source's scaling, hence this."""
+        self._check_fitted()
+        xt, back = self._prepare(x)
+        return back(xt)
+
+    def apply(self, x_prepared: Array) -> Array:
+        """``x_prepared @ coef_ + offset_`` in the input's dtype and device (see ``prepare``)."""
+        self._check_fitted()
+        xt, back = to_tensor(x_prepared, "x_prepared")
+        if xt.ndim != 2 or xt.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"x_prepared must have shape (m, {self.n_features_in_}), got {tuple(xt.shape)}"
+            )
+        return back(self._apply(xt))
+
+    def _prepare(self, x: Array) -> tuple[torch.Tensor, Callable[[torch.Tensor], Array]]:
         xt, back = to_tensor(x, "x")
         if xt.ndim != 2 or xt.shape[1] != self.n_features_in_:
             raise ValueError(
                 f"x must have shape (m, {self.n_features_in_}) (the x anchors' dim), got {tuple(xt.shape)}"
             )
         check_finite(xt, "x")
-        key = (xt.device, xt.dtype)
-        if key not in self._on_device:
-            tensors = (self._coef, self._offset, self.scaling_x_.shift_, self.scaling_x_.scale_)
-            self._on_device[key] = tuple(t.to(device=xt.device, dtype=xt.dtype) for t in tensors)
-        coef, offset, shift, scale = self._on_device[key]
         if not self.scaling_x_.normalize_rows:
-            return back(torch.addmm(offset, xt, coef))
+            return xt, back
+        shift, scale = (t.to(device=xt.device, dtype=xt.dtype) for t in (self.scaling_x_.shift_, self.scaling_x_.scale_))
         xc = xt - shift
         # Same floor as F.normalize in Scaling.transform: a point at the anchors' mean maps to y's mean.
-        norms = (xc / scale).norm(dim=1, keepdim=True).clamp_min(1e-12)
-        return back(torch.addcdiv(offset, xc @ coef, norms))
+        return xc / (xc / scale).norm(dim=1, keepdim=True).clamp_min(1e-12), back
+
+    def _apply(self, xin: torch.Tensor) -> torch.Tensor:
+        key = (xin.device, xin.dtype)
+        if key not in self._on_device:
+            self._on_device[key] = tuple(t.to(device=xin.device, dtype=xin.dtype) for t in (self.coef_, self.offset_))
+        coef, offset = self._on_device[key]
+        return torch.addmm(offset, xin, coef)
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the fitted translator to one safetensors file (tensors in float64, settings as
@@ -399,6 +427,29 @@ class Translator:
         t.n_features_in_, t.n_features_out_ = t.matrix_.shape
         t._fold()
         return t
+
+
+def transform_many(translators: Sequence[Translator], x: Array) -> Iterator[Array]:
+    """Yield ``t.transform(x)`` for each translator in ``translators``, in order, checking x
+    once and scaling it once for all translators that share their source's fitted scaling
+    (``fit_translators``' output does): each output then costs one matrix product. Outputs
+    come one at a time, so memory holds one translation. Raises what ``transform`` raises.
+    """
+    translators = list(translators)
+    for t in translators:
+        t._check_fitted()
+    if not translators:
+        return
+    dims = {t.n_features_in_ for t in translators}
+    if len(dims) != 1:
+        raise ValueError(f"transform_many needs translators from one source dim, got input dims {sorted(dims)}")
+    scaled: dict[tuple[int, ...], tuple[torch.Tensor, Callable]] = {}
+    for t in translators:
+        key = tuple(id(v) for v in t.scaling_x_.state().values())
+        if key not in scaled:
+            scaled = {key: t._prepare(x)}  # keep one prepared input alive at a time
+        xt, back = scaled[key]
+        yield back(t._apply(xt))
 
 
 def fit_translators(x: Array, ys: Sequence[Array], method: str = "ortho", scaling: str = "standard",
