@@ -14,6 +14,7 @@ from typing import Any, Callable, Iterable, Literal, Sequence
 
 import numpy as np
 import pandas as pd
+import torch
 
 from latentstitch import metrics
 from latentstitch.translate import fit_translators, relative_projection
@@ -216,9 +217,11 @@ def stitch(
                 if d.readout is None or translator is None:
                     values = _decoder_rows(d, z, y_test, images_test)
                 else:
-                    coef = translator.coef_.numpy()
-                    weight = coef @ d.readout.weight
-                    bias = translator.offset_.numpy() @ d.readout.weight + d.readout.bias
+                    # in torch: a numpy product here would leave OpenBLAS threads spinning
+                    # against torch's (see OneVsOneReadout.decision)
+                    readout_weight = torch.from_numpy(d.readout.weight)
+                    weight = (translator.coef_ @ readout_weight).numpy()
+                    bias = (translator.offset_ @ readout_weight).numpy() + d.readout.bias
                     values = _label_rows(y_test, d.readout.labels(x_in, weight, bias))
                 emit(source, target, d.name, method, scaling, anchors, seed, values)
 
