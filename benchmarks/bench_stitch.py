@@ -166,7 +166,7 @@ def main() -> None:
         f"`.venv/bin/python benchmarks/bench_stitch.py{' --quick' if args.quick else ''}`: "
         f"{n_enc} encoders ({dim}-d, {n_test:,} test points) x {n_enc} SVM decoders x "
         f"{len(METHODS)} methods x {len(SCALINGS)} scalings x {len(seeds)} seeds x {count:,} anchors = "
-        f"{fits:,} fits + translations + decodes (+ lcos, lmse, retrieval of {queries:,} queries each); "
+        f"{fits:,} fits + translations + decodes (+ lcos, lmse and retrieval on the first {queries:,} test points); "
         f"{args.threads} threads; load average {load_before:.1f} before, {load_after:.1f} after. One run.",
         "",
         "| what | seconds |",
