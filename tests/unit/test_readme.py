@@ -7,9 +7,9 @@ import numpy as np
 from latentstitch.config import REPO_ROOT
 
 
-def test_readme_translation_example_runs():
+def test_readme_translation_examples_run():
     readme = (REPO_ROOT / "README.md").read_text()
-    (example,) = re.findall(r"```python\n(.*?)```", readme, flags=re.S)
+    example, many = re.findall(r"```python\n(.*?)```", readme, flags=re.S)
     rng = np.random.default_rng(0)
     # A signed permutation with per-feature scale and shift: standard scaling + ortho undo it exactly.
     signed_permutation = np.eye(8)[rng.permutation(8)] * rng.choice([-1.0, 1.0], size=8)
@@ -22,3 +22,11 @@ def test_readme_translation_example_runs():
     namespace = {"x_anchors": x_anchors, "y_anchors": target(x_anchors), "x": rng.normal(size=(5, 8))}
     exec(example, namespace)
     np.testing.assert_allclose(namespace["y_hat"], target(namespace["x"]), atol=1e-6)
+
+    # many targets, and a linear head composed with the translation
+    namespace.update(y2_anchors=x_anchors[:, :5] * 2.0, W=rng.normal(size=(8, 3)), b=rng.normal(size=3))
+    exec(many, namespace)
+    y_hats, x = namespace["y_hats"], namespace["x"]
+    np.testing.assert_allclose(y_hats[0], target(x), atol=1e-6)
+    np.testing.assert_allclose(y_hats[1], x[:, :5] * 2.0, atol=1e-6)
+    np.testing.assert_allclose(namespace["logits"], y_hats[0] @ namespace["W"] + namespace["b"], atol=1e-9)
