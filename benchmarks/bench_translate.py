@@ -136,32 +136,22 @@ def timed_rounds(candidates: dict[str, Callable[[], object]], rounds: int, seed:
     return times
 
 
+def _paired(times: dict[str, list[float]], ours: str, ref: str, num: str, den: str) -> dict:
+    a, b = np.array(times[num]), np.array(times[den])
+    return {"ours": ours, "reference": ref, "ratio_of_medians": float(np.median(a) / np.median(b)),
+            "median_paired_ratio": float(np.median(a / b))}
+
+
 def compare(times: dict[str, list[float]], ours_name: str, ref_name: str, target: float) -> dict:
     """Time ours / time reference (per-round paired ratios' median; passes when <= target)."""
-    a, b = np.array(times[ours_name]), np.array(times[ref_name])
-    paired = float(np.median(a / b))
-    return {
-        "ours": ours_name,
-        "reference": ref_name,
-        "ratio_of_medians": float(np.median(a) / np.median(b)),
-        "median_paired_ratio": paired,
-        "target_at_most": target,
-        "pass": paired <= target,
-    }
+    row = _paired(times, ours_name, ref_name, ours_name, ref_name)
+    return {**row, "target_at_most": target, "pass": row["median_paired_ratio"] <= target}
 
 
 def speedup(times: dict[str, list[float]], fast: str, slow: str, target: float) -> dict:
     """Time slow / time fast (per-round paired ratios' median; passes when >= target)."""
-    a, b = np.array(times[slow]), np.array(times[fast])
-    paired = float(np.median(a / b))
-    return {
-        "ours": fast,
-        "reference": slow,
-        "ratio_of_medians": float(np.median(a) / np.median(b)),
-        "median_paired_ratio": paired,
-        "target_at_least": target,
-        "pass": paired >= target,
-    }
+    row = _paired(times, fast, slow, slow, fast)
+    return {**row, "target_at_least": target, "pass": row["median_paired_ratio"] >= target}
 
 
 def rel_diff(a, b) -> float:

@@ -414,3 +414,22 @@ def test_affine_moment_form_equals_data_form():
             r_ref, b_ref = affine_sgd(x, y, steps=50, lr=1e-2, seed=5)
             torch.testing.assert_close(r, r_ref, rtol=1e-9, atol=1e-10)
             torch.testing.assert_close(b, b_ref, rtol=1e-9, atol=1e-10)
+
+
+@pytest.mark.parametrize("scaling", list(SCALINGS))
+def test_prepare_apply_and_folded_coef_give_transform(scaling):
+    rng = np.random.default_rng(12)
+    x, y = rng.normal(size=(60, 7)), rng.normal(size=(60, 5))
+    t = Translator("linear", scaling=scaling).fit(x, y)
+    test = rng.normal(size=(9, 7))
+    prepared = t.prepare(test)
+    np.testing.assert_allclose(t.apply(prepared), t.transform(test), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(prepared @ np.asarray(t.coef_) + np.asarray(t.offset_), t.transform(test),
+                               rtol=1e-10, atol=1e-12)
+    with pytest.raises(ValueError, match=r"x_prepared must have shape \(m, 7\)"):
+        t.apply(prepared[:, :6])
+    prepared[2, 1] = np.inf
+    with pytest.raises(ValueError, match="x_prepared.*NaN or inf"):
+        t.apply(prepared)
+    with pytest.raises(ValueError, match="not fitted"):
+        Translator("linear").apply(prepared)

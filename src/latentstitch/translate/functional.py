@@ -249,48 +249,49 @@ def _affine_adam_many(
 ) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """``_affine_sgd`` for several targets of the same source at once, without autograd.
 
-    The mean squared error's gradients are, with E = x R + 1 b^T - y the residual,
-    dR = 2 / (n d2) x^T E and db = 2 / (n d2) E^T 1. All targets step together in one
-    (d1, sum d2) matrix, each column scaled by its own target's 2 / (n d2_t): Adam is
-    elementwise, so stacking the targets' parameters changes nothing but the rounding. x^T E
-    is computed the cheaper way: from the data (4 n d1 flops per output column and step), or
-    from x's moments G = x^T x, s = x^T 1 as G R + s b^T - x^T y (2 d1^2 flops, after a one-off
-    2 n d1^2) when d1 < 2n. Each target starts from ``_affine_init(d1, d2_t, seed)`` and the
-    update is torch.optim.Adam's (no weight decay, no amsgrad), so the result equals
-    ``_affine_sgd(x, y_t, ...)`` for every t up to float rounding.
+    With x1 = [x, 1] (n, d1 + 1) and each target's parameters stacked as P_t = [R_t; b_t^T]
+    ((d1 + 1), d2_t), the mean squared error's gradient is 2 / (n d2_t) x1^T (x1 P_t - y_t).
+    All targets step together: their P_t^T are the row blocks of one (sum d2, d1 + 1) matrix
+    (each block contiguous, so it gets its own scale 2 / (n d2_t) inside its GEMM), and Adam,
+    being elementwise, steps that matrix as one tensor with torch's fused kernel (one pass
+    over parameters, gradient and moments). The gradient is computed the cheaper way: from
+    the data (4 n d1 flops per output column and step), or from x1's moments G = x1^T x1 as
+    P_t^T G - y_t^T x1 (2 d1^2 flops, after a one-off 2 n d1^2) when d1 < 2n. Each target
+    starts from ``_affine_init(d1, d2_t, seed)`` and the update is torch.optim.Adam's (no
+    weight decay, no amsgrad), so the result equals ``_affine_sgd(x, y_t, ...)`` for every t
+    up to float rounding.
     """
     n, d1 = x.shape
     widths = [y.shape[1] for y in ys]
+    blocks, start = [], 0
+    for w in widths:
+        blocks.append(slice(start, start + w))
+        start += w
+    x1 = torch.cat([x, x.new_ones(n, 1)], dim=1)
+    params = torch.empty(start, d1 + 1, dtype=x.dtype, device=x.device)
+    for block, w in zip(blocks, widths):
+        weight_t, bias = _affine_init(d1, w, x.dtype, seed)
+        params[block, :d1] = weight_t.T
+        params[block, d1] = bias
+    grad = torch.empty_like(params)
+    scales = [2.0 / (n * w) for w in widths]
     y_all = torch.cat(list(ys), dim=1)
-    scale = torch.cat([x.new_full((w,), 2.0 / (n * w)) for w in widths])
-    inits = [_affine_init(d1, w, x.dtype, seed) for w in widths]
-    r = torch.cat([w for w, _ in inits], dim=1).to(x.device)
-    b = torch.cat([bias for _, bias in inits]).to(x.device)
     moments = d1 < 2 * n
     if moments:
-        gram, s, xty = x.T @ x, x.sum(dim=0), x.T @ y_all
-    ysum = y_all.sum(dim=0)
-    beta1, beta2, eps = 0.9, 0.999, 1e-8
-    m_r, v_r, m_b, v_b = (torch.zeros_like(t) for t in (r, r, b, b))
-    for step in range(1, steps + 1):
+        gram, neg_ytx = x1.T @ x1, -(y_all.T @ x1)
+    opt = torch.optim.Adam([params], lr=lr, fused=True)
+    params.grad = grad
+    for _ in range(steps):
         if moments:
-            grad_r = torch.addmm(torch.outer(s, b) - xty, gram, r)
-            grad_b = x.new_full((), n) * b + s @ r - ysum
+            for block, scale in zip(blocks, scales):
+                torch.addmm(neg_ytx[block], params[block], gram, beta=scale, alpha=scale, out=grad[block])
         else:
-            residual = torch.addmm(b - y_all, x, r)
-            grad_r, grad_b = x.T @ residual, residual.sum(dim=0)
-        grad_r, grad_b = grad_r * scale, grad_b * scale
-        bias1, bias2 = 1 - beta1**step, 1 - beta2**step
-        for p, g, m, v in ((r, grad_r, m_r, v_r), (b, grad_b, m_b, v_b)):
-            m.lerp_(g, 1 - beta1)
-            v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
-            denom = (v.sqrt() / math.sqrt(bias2)).add_(eps)
-            p.addcdiv_(m, denom, value=-lr / bias1)
-    out, start = [], 0
-    for w in widths:
-        out.append((r[:, start:start + w], b[start:start + w]))
-        start += w
-    return out
+            residual = torch.addmm(y_all, x1, params.T, beta=-1)
+            for block, scale in zip(blocks, scales):
+                grad[block].addmm_(residual[:, block].T, x1, beta=0, alpha=scale)
+        opt.step()
+    params.grad = None
+    return [(params[block, :d1].T, params[block, d1]) for block in blocks]
 
 
 def relative_projection(x: Array, anchors: Array) -> Array:

@@ -344,20 +344,21 @@ class Translator:
     def apply(self, x_prepared: Array) -> Array:
         """``x_prepared @ coef_ + offset_`` in the input's dtype and device (see ``prepare``)."""
         self._check_fitted()
-        xt, back = to_tensor(x_prepared, "x_prepared")
-        if xt.ndim != 2 or xt.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"x_prepared must have shape (m, {self.n_features_in_}), got {tuple(xt.shape)}"
-            )
+        xt, back = self._input(x_prepared, "x_prepared")
         return back(self._apply(xt))
 
-    def _prepare(self, x: Array) -> tuple[torch.Tensor, Callable[[torch.Tensor], Array]]:
-        xt, back = to_tensor(x, "x")
+    def _input(self, x: Array, name: str) -> tuple[torch.Tensor, Callable[[torch.Tensor], Array]]:
+        """``x`` as a tensor, checked: float, finite, shape (m, the x anchors' dim)."""
+        xt, back = to_tensor(x, name)
         if xt.ndim != 2 or xt.shape[1] != self.n_features_in_:
             raise ValueError(
-                f"x must have shape (m, {self.n_features_in_}) (the x anchors' dim), got {tuple(xt.shape)}"
+                f"{name} must have shape (m, {self.n_features_in_}) (the x anchors' dim), got {tuple(xt.shape)}"
             )
-        check_finite(xt, "x")
+        check_finite(xt, name)
+        return xt, back
+
+    def _prepare(self, x: Array) -> tuple[torch.Tensor, Callable[[torch.Tensor], Array]]:
+        xt, back = self._input(x, "x")
         if not self.scaling_x_.normalize_rows:
             return xt, back
         shift, scale = (t.to(device=xt.device, dtype=xt.dtype) for t in (self.scaling_x_.shift_, self.scaling_x_.scale_))
