@@ -10,7 +10,8 @@ authors' latentis does), float32, 2 CPU threads.
 ``--against REV`` also times ``_affine_adam_many`` as it was at git revision REV (its
 ``functional.py`` imported from ``git show``), on the same inputs and round order.
 
-Both run the same number of steps from the same init; rounds alternate which goes first.
+Both run the same number of steps from the same init, timed by bench_translate.timed_rounds
+(one untimed warm-up call each, then rounds in a seeded random order).
 Writes benchmarks/results/affine.{json,md}: medians, the median of per-round paired ratios, and
 the relative difference of the fitted maps (Adam is sensitive to float32 rounding where a
 gradient entry is near zero, so the maps agree to ~1e-3, not to the last bit; in float64
@@ -27,7 +28,6 @@ import tempfile
 import platform
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -36,6 +36,8 @@ from latentstitch.io import write_json_atomic, write_text_atomic
 from latentstitch.provenance import provenance
 from latentstitch.translate import fit_translators
 from latentstitch.translate.functional import affine_sgd
+
+from bench_translate import paired_ratios, timed_rounds  # same folder: run as benchmarks/bench_affine.py
 
 RESULTS = Path(__file__).parent / "results"
 # (anchors n, source dim d1, target dims): mnist_5k / fashion classification (1280-d
@@ -82,22 +84,18 @@ def main(argv: list[str] | None = None) -> None:
         def reference():
             return [affine_sgd(x, y, steps=args.steps, lr=1e-3, seed=0) for y in ys]
 
-        candidates = {"ours": ours, "reference": reference}
-        if earlier is not None:
-            candidates["earlier"] = lambda: earlier._affine_adam_many(x, ys, steps=args.steps, lr=1e-3, seed=0)
-        # warm-up, untimed, on these shapes: lazy imports, first calls, allocations
-        fit_translators(x, ys, "affine", "none", affine_steps=2)
-        [affine_sgd(x, y, steps=2) for y in ys]
-        if earlier is not None:
-            earlier._affine_adam_many(x, ys, steps=2, lr=1e-3, seed=0)
-        times: dict[str, list[float]] = {name: [] for name in candidates}
         outputs = {}
-        for r in range(args.rounds):
-            order = list(candidates) if r % 2 == 0 else list(reversed(candidates))
-            for name in order:
-                start = time.perf_counter()
-                outputs[name] = candidates[name]()
-                times[name].append(time.perf_counter() - start)
+
+        def keep(name, fn):
+            def run():
+                outputs[name] = fn()
+            return run
+
+        candidates = {"ours": keep("ours", ours), "reference": keep("reference", reference)}
+        if earlier is not None:
+            candidates["earlier"] = keep("earlier", lambda: earlier._affine_adam_many(
+                x, ys, steps=args.steps, lr=1e-3, seed=0))
+        times = timed_rounds(candidates, args.rounds, seed=0)
         mine, ref = outputs["ours"], outputs["reference"]
         diff = max(float((a.float() - b).norm() / b.norm()) for (a, _), (b, _) in zip(mine, ref))
         row = {
@@ -105,14 +103,14 @@ def main(argv: list[str] | None = None) -> None:
             "ours_seconds": times["ours"], "reference_seconds": times["reference"],
             "ours_median": statistics.median(times["ours"]),
             "reference_median": statistics.median(times["reference"]),
-            "speedup_paired_median": statistics.median(b / a for a, b in zip(times["ours"], times["reference"])),
+            "speedup_paired_median": paired_ratios(times, "ours", "reference", "reference", "ours")["median_paired_ratio"],
             "relative_difference": diff,
         }
         if earlier is not None:
             row["earlier_seconds"] = times["earlier"]
             row["earlier_median"] = statistics.median(times["earlier"])
-            row["speedup_over_earlier_paired_median"] = statistics.median(
-                b / a for a, b in zip(times["ours"], times["earlier"]))
+            row["speedup_over_earlier_paired_median"] = paired_ratios(
+                times, "ours", "earlier", "earlier", "ours")["median_paired_ratio"]
         print(row, flush=True)
         rows.append(row)
     res = {

@@ -136,7 +136,8 @@ def timed_rounds(candidates: dict[str, Callable[[], object]], rounds: int, seed:
     return times
 
 
-def _paired(times: dict[str, list[float]], ours: str, ref: str, num: str, den: str) -> dict:
+def paired_ratios(times: dict[str, list[float]], ours: str, ref: str, num: str, den: str) -> dict:
+    """time num / time den: the ratio of medians and the median of per-round paired ratios."""
     a, b = np.array(times[num]), np.array(times[den])
     return {"ours": ours, "reference": ref, "ratio_of_medians": float(np.median(a) / np.median(b)),
             "median_paired_ratio": float(np.median(a / b))}
@@ -144,13 +145,13 @@ def _paired(times: dict[str, list[float]], ours: str, ref: str, num: str, den: s
 
 def compare(times: dict[str, list[float]], ours_name: str, ref_name: str, target: float) -> dict:
     """Time ours / time reference (per-round paired ratios' median; passes when <= target)."""
-    row = _paired(times, ours_name, ref_name, ours_name, ref_name)
+    row = paired_ratios(times, ours_name, ref_name, ours_name, ref_name)
     return {**row, "target_at_most": target, "pass": row["median_paired_ratio"] <= target}
 
 
 def speedup(times: dict[str, list[float]], fast: str, slow: str, target: float) -> dict:
     """Time slow / time fast (per-round paired ratios' median; passes when >= target)."""
-    row = _paired(times, fast, slow, slow, fast)
+    row = paired_ratios(times, fast, slow, slow, fast)
     return {**row, "target_at_least": target, "pass": row["median_paired_ratio"] >= target}
 
 

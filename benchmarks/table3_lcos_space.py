@@ -17,8 +17,6 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from latentstitch.data import sample_anchors
 from latentstitch.io import load_encodings, write_json_atomic
 from latentstitch.metrics import lcos_lmse
