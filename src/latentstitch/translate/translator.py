@@ -9,19 +9,30 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import os
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, NamedTuple, Sequence
 
+import numpy as np
 import torch
 
-from latentstitch.translate._array import Array, check_finite, check_matrix, to_tensor
+from latentstitch.translate._array import (
+    SAFE_RANGE,
+    Array,
+    check_finite,
+    check_matrix,
+    max_abs,
+    row_norms,
+    to_tensor,
+)
 from latentstitch.translate.functional import (
     _affine_adam_many,
     _closest_orthogonal,
-    _lstsq,
+    _lstsq_rank,
     _ridge_basis,
     _ridge_solve,
 )
@@ -32,16 +43,26 @@ _FORMAT_VERSION = 1
 FIT_DTYPES = (None, "float32", "float64")
 
 
+def _dtype_name(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix("torch.")
+
+
 class NotFittedError(ValueError, AttributeError):
     """A Translator was used before ``fit`` (or ``load``)."""
 
 
 class Alignment(NamedTuple):
-    """An aligner's result in the pre-processed space: ``z ~ x @ matrix + bias``."""
+    """An aligner's result in the pre-processed space: ``z ~ x @ matrix + bias``.
+
+    ``rank`` is the effective rank of what the aligner factored (x, or for ``ortho`` the
+    cross-covariance) and ``needed_rank`` the rank a unique answer needs; when ``rank`` is
+    lower, ``Translator.fit`` warns (both None: the method makes no such claim)."""
 
     matrix: torch.Tensor
     bias: torch.Tensor | None = None
     alpha: float | None = None
+    rank: int | None = None
+    needed_rank: int | None = None
 
 
 class FitContext(NamedTuple):
@@ -54,6 +75,9 @@ class FitContext(NamedTuple):
     # the anchors' precision, not the solve's: float32 anchors cannot resolve directions
     # below eps32 * s_max, and fitting that rounding noise in float64 would blow up the solution.
     eps: float
+    # Whether the pre-processed anchors are centered (standard scaling): n anchors then span
+    # at most n - 1 dims, which is all a method can ask of them.
+    centered: bool = False
 
 
 @dataclass(frozen=True)
@@ -89,14 +113,32 @@ def _identity(x: torch.Tensor, ys: list[torch.Tensor], ctx: FitContext) -> list[
     return [Alignment(torch.eye(x.shape[1], dtype=x.dtype, device=x.device)) for _ in ys]
 
 
+def _rank(s: torch.Tensor, tol: float) -> int:
+    """How many of the singular values ``s`` exceed ``tol`` times the largest."""
+    return int((s > s.max() * tol).sum()) if s.numel() else 0
+
+
+def _usable_rows(x: torch.Tensor, ctx: FitContext, *, centers: bool = False) -> int:
+    """Rows' worth of independent directions the anchors can offer: n, or n - 1 centered."""
+    return x.shape[0] - (1 if centers or ctx.centered else 0)
+
+
 def _ortho(x: torch.Tensor, ys: list[torch.Tensor], ctx: FitContext) -> list[Alignment]:
     # Zero padding pads the cross-covariance: pad(x).T @ pad(y) = pad(x.T @ y). Its orthogonal
     # polar factor, cut back to (d1, d2), is U @ Vh of the unpadded matrix's thin SVD
     # (_closest_orthogonal): when the matrix has full rank min(d1, d2) that block does not
     # depend on how the padded factor is completed (the padded rows or columns are its null
     # space), so this gives the padded method's answer at a fraction of the cost (a 50 x 768
-    # SVD instead of a 768 x 768 one); below full rank any completion is as valid.
-    return [Alignment(_closest_orthogonal(cross)) for cross in _split(x.T @ torch.cat(ys, dim=1), ys)]
+    # SVD instead of a 768 x 768 one); below full rank any completion is as valid, and fit
+    # warns: the answer is then one of many.
+    n, d1 = x.shape
+    out = []
+    for cross in _split(x.T @ torch.cat(ys, dim=1), ys):
+        u, s, vh = torch.linalg.svd(cross, full_matrices=False)
+        d2 = cross.shape[1]
+        rank = _rank(s, ctx.eps * max(n, d1, d2))
+        out.append(Alignment(u @ vh, rank=rank, needed_rank=min(_usable_rows(x, ctx), d1, d2)))
+    return out
 
 
 def _rcond(ctx: FitContext, n: int, dim: int) -> float:
@@ -104,8 +146,9 @@ def _rcond(ctx: FitContext, n: int, dim: int) -> float:
 
 
 def _linear(x: torch.Tensor, ys: list[torch.Tensor], ctx: FitContext) -> list[Alignment]:
-    solution = _lstsq(x, torch.cat(ys, dim=1), _rcond(ctx, *x.shape))
-    return [Alignment(r) for r in _split(solution, ys)]
+    solution, rank = _lstsq_rank(x, torch.cat(ys, dim=1), _rcond(ctx, *x.shape))
+    needed = min(_usable_rows(x, ctx), x.shape[1])
+    return [Alignment(r, rank=rank, needed_rank=needed) for r in _split(solution, ys)]
 
 
 def _l_ortho_aligner(x: torch.Tensor, ys: list[torch.Tensor], ctx: FitContext) -> list[Alignment]:
@@ -113,12 +156,13 @@ def _l_ortho_aligner(x: torch.Tensor, ys: list[torch.Tensor], ctx: FitContext) -
     # its polar factor is _closest_orthogonal's (see _ortho); only the rank threshold follows the padded shape, so
     # targets are solved in groups of equal padded dim.
     n, d1 = x.shape
+    needed = min(_usable_rows(x, ctx), d1)
     out: list[Alignment | None] = [None] * len(ys)
     for dim in sorted({max(d1, y.shape[1]) for y in ys}):
         group = [i for i, y in enumerate(ys) if max(d1, y.shape[1]) == dim]
-        solution = _lstsq(x, torch.cat([ys[i] for i in group], dim=1), _rcond(ctx, n, dim))
+        solution, rank = _lstsq_rank(x, torch.cat([ys[i] for i in group], dim=1), _rcond(ctx, n, dim))
         for i, r in zip(group, _split(solution, [ys[i] for i in group])):
-            out[i] = Alignment(_closest_orthogonal(r))
+            out[i] = Alignment(_closest_orthogonal(r), rank=rank, needed_rank=needed)
     return out
 
 
@@ -126,12 +170,24 @@ def _ridge_aligner(x: torch.Tensor, ys: list[torch.Tensor], ctx: FitContext) -> 
     basis = _ridge_basis(x)
     y_all = torch.cat(ys, dim=1)
     xcty = _split(basis.xc.T @ (y_all - y_all.mean(dim=0)), ys)
-    return [Alignment(*_ridge_solve(basis, y, xcty=c)) for y, c in zip(ys, xcty)]
+    # eigvals are squared singular values: the singular-value tolerance, squared.
+    rank = 0 if basis.eigvals is None else _rank(basis.eigvals, _rcond(ctx, *x.shape) ** 2)
+    needed = min(_usable_rows(x, ctx, centers=True), x.shape[1])
+    return [Alignment(*_ridge_solve(basis, y, xcty=c), rank=rank, needed_rank=needed) for y, c in zip(ys, xcty)]
 
 
 def _affine(x: torch.Tensor, ys: list[torch.Tensor], ctx: FitContext) -> list[Alignment]:
     many = _affine_adam_many(x, ys, steps=ctx.affine_steps, lr=ctx.affine_lr, seed=ctx.seed)
-    return [Alignment(r, b) for r, b in many]
+    # Adam finds some fit whatever the rank; the rank (of x centered, the bias absorbs the
+    # mean) says whether that fit is the only one. The smaller Gram matrix in float64 resolves
+    # singular values down to eps * s_max; its cost is small next to 300 Adam steps.
+    xc = (x - x.mean(dim=0)).to(torch.float64)
+    gram = xc.T @ xc if x.shape[1] <= x.shape[0] else xc @ xc.T
+    # The Gram matrix's own rounding (float64 eps * its largest eigenvalue) is the floor.
+    tol = max(_rcond(ctx, *x.shape) ** 2, torch.finfo(torch.float64).eps * max(x.shape))
+    rank = _rank(torch.linalg.eigvalsh(gram), tol)
+    needed = min(_usable_rows(x, ctx, centers=True), x.shape[1])
+    return [Alignment(r, b, rank=rank, needed_rank=needed) for r, b in many]
 
 
 METHODS: dict[str, Method] = {
@@ -208,6 +264,10 @@ class Translator:
             "fit_dtype": self.fit_dtype,
         }
 
+    def _plain_settings(self) -> dict:
+        """``get_params()`` with numpy scalars as Python ones (for JSON)."""
+        return {k: v.item() if isinstance(v, np.generic) else v for k, v in self.get_params().items()}
+
     def __repr__(self) -> str:
         return f"Translator({', '.join(f'{k}={v!r}' for k, v in self.get_params().items())})"
 
@@ -218,20 +278,22 @@ class Translator:
             raise ValueError(f"unknown scaling {self.scaling!r}; valid scalings: {', '.join(SCALINGS)}")
         for name in ("seed", "ddof", "affine_steps"):
             value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool):
+            # numpy integers count (np.int64 from a config or a sweep); bools do not.
+            if not isinstance(value, numbers.Integral) or isinstance(value, (bool, np.bool_)):
                 raise TypeError(f"{name} must be an int, got {value!r} ({type(value).__name__})")
         if self.ddof < 0:
             raise ValueError(f"ddof must be >= 0, got {self.ddof}")
         if self.affine_steps < 1:
             raise ValueError(f"affine_steps must be >= 1, got {self.affine_steps}")
-        if not (isinstance(self.affine_lr, (int, float)) and math.isfinite(self.affine_lr) and self.affine_lr > 0):
+        lr = self.affine_lr
+        if not (isinstance(lr, numbers.Real) and not isinstance(lr, bool) and math.isfinite(lr) and lr > 0):
             raise ValueError(f"affine_lr must be a positive finite number, got {self.affine_lr!r}")
         if self.fit_dtype not in FIT_DTYPES:
             raise ValueError(f"fit_dtype must be one of {FIT_DTYPES}, got {self.fit_dtype!r}")
 
     def _make_scaling(self) -> Scaling:
         cls = SCALINGS[self.scaling]
-        return cls(ddof=self.ddof) if cls is StandardScaling else cls()
+        return cls(ddof=int(self.ddof)) if cls is StandardScaling else cls()
 
     def fit(self, x: Array, y: Array) -> "Translator":
         """Learn the translation from parallel anchors ``x`` (n, d1) and ``y`` (n, d2), n >= 2.
@@ -275,35 +337,110 @@ class Translator:
 
         # Anchors are data here, not parameters: no autograd graph through the fit.
         x64 = xt.detach().to(torch.float64)
-        scaling_x = self._make_scaling().fit(x64)
-        scalings_y = [self._make_scaling().fit(yt.detach().to(device=xt.device, dtype=torch.float64)) for yt in yts]
-        solve = self._solve_dtype(method, xt.dtype)
-        xs = scaling_x.transform(x64).to(solve)
-        ys_scaled = [sy.transform(yt.detach().to(device=xt.device, dtype=torch.float64)).to(solve)
-                     for sy, yt in zip(scalings_y, yts)]
+        y64s = [yt.detach().to(device=xt.device, dtype=torch.float64) for yt in yts]
+        names = ["y anchors" if len(ys) == 1 else f"y anchors [{i}]" for i in range(len(ys))]
+        scaling_x = self._fit_scaling(x64, "x anchors")
+        scalings_y = [self._fit_scaling(y64, name) for y64, name in zip(y64s, names)]
+        xs64 = scaling_x.transform(x64)
+        ys64 = [sy.transform(y64) for sy, y64 in zip(scalings_y, y64s)]
+        solve = self._solve_dtype(method, xt.dtype, [("x anchors", xs64)] + list(zip(names, ys64)))
+        xs = xs64.to(solve)
+        ys_scaled = [y.to(solve) for y in ys64]
         ctx = FitContext(
-            seed=self.seed, affine_steps=self.affine_steps, affine_lr=self.affine_lr,
-            eps=torch.finfo(xt.dtype).eps,
+            seed=int(self.seed), affine_steps=int(self.affine_steps), affine_lr=float(self.affine_lr),
+            eps=torch.finfo(xt.dtype).eps, centered=scaling_x.centers,
         )
         alignments = method.aligner(xs, ys_scaled, ctx)
+        ranked = False
+        for al, name, y64 in zip(alignments, names, y64s):
+            if al.rank is not None and al.needed_rank is not None and al.rank < al.needed_rank:
+                ranked = True
+                what = "the cross-covariance of x and y anchors" if self.method == "ortho" else "the x anchors"
+                warnings.warn(
+                    f"degenerate anchors for {self.method!r} ({name}): effective rank {al.rank} of {what}, "
+                    f"below the {al.needed_rank} a unique translation needs ({xt.shape[0]} anchors, x dim {d1}, "
+                    f"y dim {y64.shape[1]}); constant features, or duplicated or collinear rows? The fit is "
+                    "one of many that explain the anchors equally well.",
+                    UserWarning, stacklevel=3,
+                )
+            if not (bool(torch.isfinite(al.matrix).all()) and (al.bias is None or bool(torch.isfinite(al.bias).all()))):
+                raise ValueError(
+                    f"method {self.method!r} did not find a finite translation for x anchors {tuple(xt.shape)} and "
+                    f"{name} {tuple(y64.shape)} (NaN or inf in the learned matrix; max |anchor| after "
+                    f"{self.scaling!r} scaling: x {max_abs(xs64):.3g}, y {max_abs(y64):.3g}); rescale the "
+                    "anchors (e.g. scaling='standard') or use another method"
+                )
+        for side, a in [("x anchors", x64)] + list(zip(names, y64s)):
+            if not ranked and a.shape[0] > 1 and bool((a == a[0]).all()):
+                warnings.warn(
+                    f"degenerate anchors for {self.method!r}: every row of the {side} is the same "
+                    "(effective rank 0); the translation cannot learn anything from them",
+                    UserWarning, stacklevel=3,
+                )
 
+        # Learn into fresh objects and hand them over only when all are sound: a failed fit
+        # leaves every translator as it was.
         state_x = {k: _stored(v) for k, v in scaling_x.state().items()}
-        for out, sy, al, yt in zip(outs, scalings_y, alignments, yts):
+        results = []
+        for sy, al, yt, name in zip(scalings_y, alignments, yts, names):
             d2 = yt.shape[1]
-            out.scaling_x_ = out._make_scaling().load_state(dict(state_x))
-            out.scaling_y_ = sy.load_state({k: _stored(v) for k, v in sy.state().items()})
-            out.matrix_ = _stored(al.matrix[:d1, :d2])
-            out.bias_ = _stored(torch.zeros(d2) if al.bias is None else al.bias[:d2])
-            out.alpha_ = al.alpha
-            out.n_features_in_, out.n_features_out_ = d1, d2
-            out._fold()
+            new = Translator(**self.get_params())
+            new.scaling_x_ = self._make_scaling().load_state(dict(state_x))
+            new.scaling_y_ = sy.load_state({k: _stored(v) for k, v in sy.state().items()})
+            new.matrix_ = _stored(al.matrix[:d1, :d2])
+            new.bias_ = _stored(torch.zeros(d2) if al.bias is None else al.bias[:d2])
+            new.alpha_ = al.alpha
+            new.n_features_in_, new.n_features_out_ = d1, d2
+            new._fold()
+            if not (bool(torch.isfinite(new.coef_).all()) and bool(torch.isfinite(new.offset_).all())):
+                raise ValueError(
+                    f"the translation from x anchors {tuple(xt.shape)} to {name} {tuple(yt.shape)} overflows "
+                    "float64 once scaled back into y's space; rescale the anchors"
+                )
+            results.append(new)
+        for out, new in zip(outs, results):
+            out.__dict__.update({k: v for k, v in new.__dict__.items() if k.endswith("_") or k == "_on_device"})
 
-    def _solve_dtype(self, method: Method, anchors_dtype: torch.dtype) -> torch.dtype:
+    def _fit_scaling(self, a: torch.Tensor, name: str) -> Scaling:
+        """The scaling fitted on float64 anchors ``a``; ValueError if its statistics overflow."""
+        scaling = self._make_scaling().fit(a)
+        if not all(bool(torch.isfinite(v).all()) for v in scaling.state().values()):
+            raise ValueError(
+                f"{name}: {self.scaling!r} scaling's statistics overflow float64 (max |anchor| "
+                f"{max_abs(a):.3g}); rescale the anchors"
+            )
+        return scaling
+
+    def _solve_dtype(
+        self, method: Method, anchors_dtype: torch.dtype, scaled: list[tuple[str, torch.Tensor]]
+    ) -> torch.dtype:
+        """The aligner's precision (see ``fit_dtype``). Pre-processed anchors whose magnitude
+        would overflow or underflow in float32 products (unscaled anchors beyond 2**40 or
+        below 2**-40, e.g. float32 values of 1e19, or subnormals) are solved in float64, whose
+        range holds any float32's square; beyond float64's safe range it is a ValueError."""
         if self.fit_dtype is not None:
-            return getattr(torch, self.fit_dtype)
-        if method.float64 or anchors_dtype == torch.float64:
-            return torch.float64
-        return torch.float32  # also for half-precision anchors, which LAPACK does not take
+            solve = getattr(torch, self.fit_dtype)
+        elif method.float64 or anchors_dtype == torch.float64:
+            solve = torch.float64
+        else:
+            solve = torch.float32  # also for half-precision anchors, which LAPACK does not take
+        for name, a in scaled:
+            peak = max_abs(a)
+            low, high = SAFE_RANGE[solve]
+            if peak == 0 or low <= peak <= high:
+                continue
+            if solve == torch.float32 and self.fit_dtype is None:
+                solve = torch.float64
+                low, high = SAFE_RANGE[solve]
+                if low <= peak <= high:
+                    continue
+            raise ValueError(
+                f"{name}: max |value| {peak:.3g} after {self.scaling!r} scaling is outside the range "
+                f"[{low:.3g}, {high:.3g}] a {str(solve).removeprefix('torch.')} solve can take without "
+                f"overflow or underflow; rescale the anchors (scaling='standard' does)"
+                + (" or leave fit_dtype=None" if self.fit_dtype == "float32" else "")
+            )
+        return solve
 
     def _fold(self) -> None:
         sx, sy = self.scaling_x_, self.scaling_y_
@@ -363,15 +500,34 @@ class Translator:
             return xt, back
         shift, scale = (t.to(device=xt.device, dtype=xt.dtype) for t in (self.scaling_x_.shift_, self.scaling_x_.scale_))
         xc = xt - shift
-        # Same floor as F.normalize in Scaling.transform: a point at the anchors' mean maps to y's mean.
-        return xc / (xc / scale).norm(dim=1, keepdim=True).clamp_min(1e-12), back
+        # Exact norms at any magnitude (row_norms); a point at the anchors' mean maps to y's mean.
+        norms = row_norms(xc / scale)
+        if not bool(torch.isfinite(norms).all()):
+            raise ValueError(
+                f"x: centering on the anchors' mean overflows {_dtype_name(xt.dtype)} (max |x| {max_abs(xt):.3g}); "
+                "pass float64 input"
+            )
+        return xc / torch.where(norms > 0, norms, torch.ones_like(norms))[:, None], back
 
     def _apply(self, xin: torch.Tensor) -> torch.Tensor:
         key = (xin.device, xin.dtype)
         if key not in self._on_device:
-            self._on_device[key] = tuple(t.to(device=xin.device, dtype=xin.dtype) for t in (self.coef_, self.offset_))
+            coef, offset = (t.to(device=xin.device, dtype=xin.dtype) for t in (self.coef_, self.offset_))
+            if not (bool(torch.isfinite(coef).all()) and bool(torch.isfinite(offset).all())):
+                raise ValueError(
+                    f"x: the fitted map's coefficients (max |coef_| {max_abs(self.coef_):.3g}, max |offset_| "
+                    f"{max_abs(self.offset_):.3g}) overflow x's dtype {_dtype_name(xin.dtype)}; pass float64 input"
+                )
+            self._on_device[key] = (coef, offset)
         coef, offset = self._on_device[key]
-        return torch.addmm(offset, xin, coef)
+        out = torch.addmm(offset, xin, coef)
+        # As for the input (check_finite): one sum, and the exact scan only when it is not finite.
+        if not bool(torch.isfinite(out.sum())) and not bool(torch.isfinite(out).all()):
+            raise ValueError(
+                f"x: its translation overflows {_dtype_name(xin.dtype)} (max |x| {max_abs(xin):.3g}); "
+                "pass float64 input"
+            )
+        return out
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the fitted translator to one safetensors file (tensors in float64, settings as
@@ -384,7 +540,7 @@ class Translator:
             tensors.update({f"scaling_{side}.{k}": v for k, v in sc.state().items()})
         if self.alpha_ is not None:
             tensors["alpha"] = torch.tensor(self.alpha_, dtype=torch.float64)
-        header = {"format": _FORMAT, "version": _FORMAT_VERSION, "settings": self.get_params()}
+        header = {"format": _FORMAT, "version": _FORMAT_VERSION, "settings": self._plain_settings()}
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
