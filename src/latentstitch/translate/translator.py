@@ -7,11 +7,10 @@ is a single matrix product in the input's dtype on the input's device.
 
 from __future__ import annotations
 
-import json
+import inspect
 import math
 import numbers
 import os
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any, Callable, Iterator, NamedTuple, Sequence
 import numpy as np
 import torch
 
+from latentstitch.translate import _file
 from latentstitch.translate._array import (
     SAFE_RANGE,
     Array,
@@ -38,8 +38,6 @@ from latentstitch.translate.functional import (
 )
 from latentstitch.translate.scaling import SCALINGS, Scaling, StandardScaling
 
-_FORMAT = "latentstitch.translate.Translator"
-_FORMAT_VERSION = 1
 FIT_DTYPES = (None, "float32", "float64")
 
 
@@ -530,58 +528,77 @@ class Translator:
         return out
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write the fitted translator to one safetensors file (tensors in float64, settings as
-        JSON in its header; no pickle), atomically."""
+        """Write the fitted translator to one safetensors file, atomically: tensors in float64,
+        settings and a SHA-256 of settings and tensors as JSON in its header; no pickle
+        (``latentstitch.translate._file``)."""
         self._check_fitted()
-        from safetensors.torch import save_file
-
         tensors = {"matrix": self.matrix_, "bias": self.bias_}
         for side, sc in (("x", self.scaling_x_), ("y", self.scaling_y_)):
             tensors.update({f"scaling_{side}.{k}": v for k, v in sc.state().items()})
         if self.alpha_ is not None:
             tensors["alpha"] = torch.tensor(self.alpha_, dtype=torch.float64)
-        header = {"format": _FORMAT, "version": _FORMAT_VERSION, "settings": self._plain_settings()}
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
-        try:
-            save_file(
-                # clone: a scaling may share one tensor between two names (std scale = inverse scale)
-                {k: v.contiguous().clone() for k, v in tensors.items()}, tmp, metadata={_FORMAT: json.dumps(header)}
-            )
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        _file.write(path, self._plain_settings(), tensors)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Translator":
-        """Read a translator written by ``save``; its transform gives identical outputs."""
-        from safetensors import safe_open
-        from safetensors.torch import load_file
+        """Read a translator written by ``save``; its transform gives identical outputs.
 
+        Checks everything before trusting anything: the safetensors framing, the record
+        (format, integer version, settings: exactly this class's parameters, each valid), the
+        content hash, and every tensor's name, dtype (float64), shape and values (finite;
+        positive scales). Raises FileNotFoundError for a missing file and ValueError naming
+        the file and the problem for every malformed one."""
         path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"translator file not found: {path}")
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-        if _FORMAT not in meta:
-            raise ValueError(f"{path} is not a saved Translator (no {_FORMAT!r} record in its header)")
-        header = json.loads(meta[_FORMAT])
-        if header.get("version") != _FORMAT_VERSION:
-            raise ValueError(f"{path}: Translator format version {header.get('version')}, expected {_FORMAT_VERSION}")
-        tensors = {k: _stored(v) for k, v in load_file(str(path)).items()}
-        t = cls(**header["settings"])
-        t.scaling_x_ = t._make_scaling().load_state(
-            {k: tensors[f"scaling_x.{k}"] for k in Scaling.state_names}
-        )
-        t.scaling_y_ = t._make_scaling().load_state(
-            {k: tensors[f"scaling_y.{k}"] for k in Scaling.state_names}
-        )
-        t.matrix_, t.bias_ = tensors["matrix"], tensors["bias"]
-        t.alpha_ = float(tensors["alpha"]) if "alpha" in tensors else None
-        t.n_features_in_, t.n_features_out_ = t.matrix_.shape
+        settings, tensors = _file.read(path)
+
+        def bad(problem: str) -> ValueError:
+            return _file.FileError(f"{path}: {problem}")
+
+        expected = set(inspect.signature(cls).parameters)
+        if set(settings) != expected:
+            missing, unknown = sorted(expected - set(settings)), sorted(set(settings) - expected)
+            raise bad(
+                "settings " + "; ".join(
+                    ([f"lack {', '.join(map(repr, missing))}"] if missing else [])
+                    + ([f"have unknown {', '.join(map(repr, unknown))}"] if unknown else [])
+                ) + f" (expected {', '.join(sorted(expected))})"
+            )
+        try:
+            t = cls(**settings)
+        except (TypeError, ValueError) as e:
+            raise bad(f"invalid settings: {e}") from None
+        names = {"matrix", "bias", "alpha"} | {f"scaling_{s}.{k}" for s in "xy" for k in Scaling.state_names}
+        if set(tensors) - names:
+            raise bad(f"unexpected tensors {sorted(set(tensors) - names)} (a Translator file holds {sorted(names)})")
+        matrix = tensors.get("matrix")
+        if matrix is None or matrix.ndim != 2 or 0 in matrix.shape:
+            raise bad(f"tensor 'matrix' must be 2-D (d1, d2) with d1, d2 >= 1, got "
+                      f"{None if matrix is None else tuple(matrix.shape)}")
+        d1, d2 = matrix.shape
+        t.matrix_ = _file.check_tensor(path, "matrix", matrix, (d1, d2))
+        t.bias_ = _file.check_tensor(path, "bias", tensors.get("bias"), (d2,))
+        for side, d in (("x", d1), ("y", d2)):
+            # The shapes a fitted scaling of this kind has, from a fit on a few zero rows.
+            shapes = {k: tuple(v.shape) for k, v in
+                      t._make_scaling().fit(torch.zeros(int(t.ddof) + 2, d, dtype=torch.float64)).state().items()}
+            state = {k: _file.check_tensor(path, f"scaling_{side}.{k}", tensors.get(f"scaling_{side}.{k}"), shape)
+                     for k, shape in shapes.items()}
+            if not bool((state["scale_"] > 0).all()) or not bool((state["inverse_scale_"] >= 0).all()):
+                raise bad(f"scaling_{side} has non-positive scales")
+            setattr(t, f"scaling_{side}_", t._make_scaling().load_state(state))
+        if "alpha" in tensors:
+            alpha = _file.check_tensor(path, "alpha", tensors["alpha"], (), allow_inf=True)
+            if not float(alpha) > 0:
+                raise bad(f"tensor 'alpha' must be positive, got {float(alpha)}")
+            t.alpha_ = float(alpha)
+        else:
+            t.alpha_ = None
+        if t.method == "ridge" and t.alpha_ is None:
+            raise bad("tensor 'alpha' is missing (a ridge translator has one)")
+        if t.method == "absolute" and d1 != d2:
+            raise bad(f"an 'absolute' translator maps equal dims, got matrix {(d1, d2)}")
+        t.matrix_, t.bias_ = _stored(t.matrix_), _stored(t.bias_)
+        t.n_features_in_, t.n_features_out_ = d1, d2
         t._fold()
         return t
 
