@@ -45,6 +45,13 @@ def _dtype_name(dtype: torch.dtype) -> str:
     return str(dtype).removeprefix("torch.")
 
 
+def _same(a: Any, b: Any) -> bool:
+    try:
+        return bool(a == b) and type(a) is type(b)
+    except Exception:
+        return False
+
+
 class NotFittedError(ValueError, AttributeError):
     """A Translator was used before ``fit`` (or ``load``)."""
 
@@ -251,23 +258,74 @@ class Translator:
         self.fit_dtype = fit_dtype
         self._check_settings()
 
-    def get_params(self) -> dict:
-        return {
-            "method": self.method,
-            "scaling": self.scaling,
-            "seed": self.seed,
-            "ddof": self.ddof,
-            "affine_steps": self.affine_steps,
-            "affine_lr": self.affine_lr,
-            "fit_dtype": self.fit_dtype,
-        }
+    # scikit-learn's estimator protocol, implemented without importing scikit-learn (an
+    # optional dependency): get_params/set_params (so sklearn.base.clone works), a repr of
+    # the settings that differ from the defaults, __sklearn_is_fitted__ for check_is_fitted,
+    # fit_transform for a Pipeline, and pickling that drops the per-device cache.
+
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        return [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+
+    def get_params(self, deep: bool = True) -> dict:
+        """The constructor's settings, by name (scikit-learn's protocol; nothing is nested)."""
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params: Any) -> "Translator":
+        """Change settings by name and check them; takes effect at the next ``fit``.
+        Raises ValueError for an unknown name (listing the valid ones), and what the
+        constructor raises for a bad value (the settings are then left as they were)."""
+        valid = self._param_names()
+        unknown = sorted(set(params) - set(valid))
+        if unknown:
+            raise ValueError(f"invalid parameter(s) {unknown} for Translator; valid: {', '.join(valid)}")
+        old = self.get_params()
+        self.__dict__.update(params)
+        try:
+            self._check_settings()
+        except (TypeError, ValueError):
+            self.__dict__.update(old)
+            raise
+        return self
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "matrix_")
+
+    def __sklearn_tags__(self) -> Any:
+        """scikit-learn (>= 1.6) asks for these; only scikit-learn calls this, so importing it
+        here keeps it optional. A transformer whose fit needs a 2-D target (the y anchors)."""
+        from sklearn.utils import Tags, TargetTags, TransformerTags
+
+        return Tags(
+            estimator_type=None,
+            target_tags=TargetTags(required=True, two_d_labels=True, multi_output=True, single_output=False),
+            transformer_tags=TransformerTags(preserves_dtype=["float64", "float32"]),
+        )
+
+    def fit_transform(self, x: Array, y: Array) -> Array:
+        """``fit(x, y).transform(x)``: the anchors translated (as scikit-learn transformers)."""
+        return self.fit(x, y).transform(x)
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state.pop("_on_device", None)  # device copies are a cache (and may be on a GPU)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        if "coef_" in state:
+            self._on_device = {}
 
     def _plain_settings(self) -> dict:
         """``get_params()`` with numpy scalars as Python ones (for JSON)."""
         return {k: v.item() if isinstance(v, np.generic) else v for k, v in self.get_params().items()}
 
     def __repr__(self) -> str:
-        return f"Translator({', '.join(f'{k}={v!r}' for k, v in self.get_params().items())})"
+        # method and scaling always; the rest only where they differ from the defaults.
+        defaults = {k: p.default for k, p in inspect.signature(type(self).__init__).parameters.items()}
+        shown = [f"{k}={v!r}" for k, v in self.get_params().items()
+                 if k in ("method", "scaling") or not _same(v, defaults.get(k))]
+        return f"{type(self).__name__}({', '.join(shown)})"
 
     def _check_settings(self) -> None:
         if self.method not in METHODS:
