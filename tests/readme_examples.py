@@ -35,8 +35,12 @@ def run(readme: str | Path, core_only: bool = False) -> int:
 
     x_anchors = rng.normal(size=(50, 8))
     ns = {
-        "x_anchors": x_anchors, "y_anchors": target(x_anchors), "x": rng.normal(size=(5, 8)),
-        "y2_anchors": x_anchors[:, :5] * 2.0, "W": rng.normal(size=(8, 3)), "b": rng.normal(size=3),
+        "x_anchors": x_anchors,
+        "y_anchors": target(x_anchors),
+        "x": rng.normal(size=(5, 8)),
+        "y2_anchors": x_anchors[:, :5] * 2.0,
+        "W": rng.normal(size=(8, 3)),
+        "b": rng.normal(size=3),
         "labels": (target(x_anchors)[:, 0] > 0).astype(int),
     }
     ran = 0

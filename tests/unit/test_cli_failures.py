@@ -114,20 +114,47 @@ def _input_is_a_directory(d):
 
 
 CASES = [
-    ("corrupt safetensors input", _corrupt_safetensors, r"input .*X\.safetensors: not a readable safetensors file", "Y.npy"),
-    ("truncated safetensors input", _truncated_safetensors, r"input .*X\.safetensors: not a readable safetensors", "Y.npy"),
-    ("output under a regular file", _output_under_a_file, r"output .*A\.npy/Y\.npy: .*A\.npy is a file, not a directory",
-     None),
+    (
+        "corrupt safetensors input",
+        _corrupt_safetensors,
+        r"input .*X\.safetensors: not a readable safetensors file",
+        "Y.npy",
+    ),
+    (
+        "truncated safetensors input",
+        _truncated_safetensors,
+        r"input .*X\.safetensors: not a readable safetensors",
+        "Y.npy",
+    ),
+    (
+        "output under a regular file",
+        _output_under_a_file,
+        r"output .*A\.npy/Y\.npy: .*A\.npy is a file, not a directory",
+        None,
+    ),
     ("output is a directory", _output_is_a_directory, r"output .*out\.npy: is a directory", None),
     ("output unwritable", _output_unwritable, r"output .*Y\.npy: cannot write", None),
-    ("save-translator unwritable", _save_translator_unwritable, r"--save-translator .*t\.safetensors: cannot write",
-     "Y.npy"),
-    ("save-translator under a file", _save_translator_under_a_file, r"--save-translator .*: .*A\.npy is a file", "Y.npy"),
+    (
+        "save-translator unwritable",
+        _save_translator_unwritable,
+        r"--save-translator .*t\.safetensors: cannot write",
+        "Y.npy",
+    ),
+    (
+        "save-translator under a file",
+        _save_translator_under_a_file,
+        r"--save-translator .*: .*A\.npy is a file",
+        "Y.npy",
+    ),
     ("text file as .npy", _text_as_npy, r"input .*X\.npy: not a \.npy file \(no NPY header", "Y.npy"),
     ("object array .npy", _object_npy, r"input .*X\.npy: holds Python objects, not a numeric array", "Y.npy"),
     ("NaN in input", _nan_input, r"translating .*X\.npy: x contains NaN or inf in 1 entries \(rows \[2\]\)", "Y.npy"),
-    ("integer anchors", _integer_anchors, r"fitting on .*A\.npy and .*B\.npy: x anchors must hold floating-point",
-     "Y.npy"),
+    (
+        "integer anchors",
+        _integer_anchors,
+        r"fitting on .*A\.npy and .*B\.npy: x anchors must hold floating-point",
+        "Y.npy",
+    ),
     ("non-finite fit", _non_finite_fit, r"fitting on .*: method 'affine' did not find a finite translation", "Y.npy"),
     ("missing anchors", _missing_anchors, r"x anchors file not found: .*missing\.npy", "Y.npy"),
     ("input is a directory", _input_is_a_directory, r"input .*dir\.npy: is a directory", "Y.npy"),
@@ -151,7 +178,6 @@ def test_failure_in_process(d, capsys, name, setup, message, absent):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err, err
     assert err.startswith("latentstitch translate: error: ")
-
 
     assert re.search(message, err), err
     if absent:
@@ -193,8 +219,13 @@ def test_huge_inputs_that_used_to_fail_now_translate(d):
 
 def _run(argv, timeout=120):
     env = dict(os.environ, PYTHONPATH=SRC, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1", WANDB_MODE="disabled")
-    return subprocess.Popen([sys.executable, "-m", "latentstitch.cli", *argv], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
+    return subprocess.Popen(
+        [sys.executable, "-m", "latentstitch.cli", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
 
 
 def test_subprocess_failure_is_exit_2_one_line_no_traceback(d):
@@ -202,7 +233,9 @@ def test_subprocess_failure_is_exit_2_one_line_no_traceback(d):
     # (Every case runs as a subprocess in the slow test below.)
     out, err = _run(_args(d, "--save-translator", str(d / "A.npy" / "t.safetensors"))).communicate(timeout=120)
     assert err.count("\n") == 1 and "Traceback" not in err and not out, err
-    assert re.search(r"^latentstitch translate: error: --save-translator .*A\.npy is a file, not a directory$", err.strip())
+    assert re.search(
+        r"^latentstitch translate: error: --save-translator .*A\.npy is a file, not a directory$", err.strip()
+    )
     assert not (d / "Y.npy").exists()
 
 
@@ -219,7 +252,6 @@ def test_every_failure_through_the_real_command(tmp_path):
         procs.append((name, d, message, absent, _run(_argv(d, setup))))
     (tmp_path / "bad.safetensors").write_bytes(b"garbage")
     debug = _run(_args(tmp_path / "case0", "--debug", input=tmp_path / "bad.safetensors"))
-
 
     for name, d, message, absent, proc in procs:
         out, err = proc.communicate(timeout=300)

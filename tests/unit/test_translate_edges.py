@@ -122,8 +122,11 @@ def test_pure_function_whose_answer_does_not_fit_the_dtype_is_a_value_error():
 
 def test_forced_float32_solve_out_of_range_says_so():
     x, y = _anchors()
-    with pytest.raises(ValueError, match=r"x anchors: max \|value\| \d\.\d+e\+19 after 'none' scaling is outside the range"
-                       r".*float32 solve.*or leave fit_dtype=None"):
+    with pytest.raises(
+        ValueError,
+        match=r"x anchors: max \|value\| \d\.\d+e\+19 after 'none' scaling is outside the range"
+        r".*float32 solve.*or leave fit_dtype=None",
+    ):
         Translator("ortho", "none", fit_dtype="float32").fit(x * np.float32(1e19), y * np.float32(1e19))
 
 
@@ -135,7 +138,9 @@ def test_float64_anchors_of_any_magnitude():
     for c in (1e300, 1e-300):
         t = _fit_quietly(Translator("linear", "standard"), x * c, y * c)
         np.testing.assert_allclose(t.transform(x * c) / c, reference, atol=1e-9)
-    with pytest.raises(ValueError, match=r"x anchors: max \|value\| .*e\+300 after 'none' scaling is outside .*float64"):
+    with pytest.raises(
+        ValueError, match=r"x anchors: max \|value\| .*e\+300 after 'none' scaling is outside .*float64"
+    ):
         Translator("ortho", "none").fit(x * 1e300, y)
 
 
@@ -185,8 +190,11 @@ def test_centering_that_overflows_under_l2():
 def test_constant_anchors_warn_with_effective_rank_zero(method):
     x = np.ones((20, 6), np.float32)
     y = np.random.default_rng(0).normal(size=(20, 6)).astype(np.float32)
-    with pytest.warns(UserWarning, match=rf"degenerate anchors for '{method}' \(y anchors\): effective rank 0 of "
-                      r"the (x anchors|cross-covariance of x and y anchors), below the 6 a unique translation needs"):
+    with pytest.warns(
+        UserWarning,
+        match=rf"degenerate anchors for '{method}' \(y anchors\): effective rank 0 of "
+        r"the (x anchors|cross-covariance of x and y anchors), below the 6 a unique translation needs",
+    ):
         t = Translator(method, "standard").fit(x, y)
     assert np.isfinite(t.transform(x)).all()
     if method != "affine":  # closed forms map everything to y's mean; 300 Adam steps only head there
@@ -197,8 +205,11 @@ def test_constant_anchors_warn_with_effective_rank_zero(method):
 def test_constant_target_anchors_warn(method):
     x = np.random.default_rng(0).normal(size=(20, 6)).astype(np.float32)
     y = np.full((20, 6), 3.0, np.float32)
-    with pytest.warns(UserWarning, match=rf"degenerate anchors for '{method}'.*(every row of the y anchors is the "
-                      r"same \(effective rank 0\)|effective rank 0 of the cross-covariance)"):
+    with pytest.warns(
+        UserWarning,
+        match=rf"degenerate anchors for '{method}'.*(every row of the y anchors is the "
+        r"same \(effective rank 0\)|effective rank 0 of the cross-covariance)",
+    ):
         t = Translator(method, "standard").fit(x, y)
     if method in ("linear", "ridge"):  # orthogonal maps cannot shrink to a point, nor can Adam in 300 steps
         np.testing.assert_allclose(t.transform(x), y, atol=1e-5)
@@ -215,8 +226,11 @@ def test_duplicated_rows_warn_with_the_effective_rank(method):
     rng = np.random.default_rng(1)
     x = np.repeat(rng.normal(size=(10, 30)), 2, axis=0)
     y = np.repeat(rng.normal(size=(10, 30)), 2, axis=0)
-    with pytest.warns(UserWarning, match=r"effective rank 9 of .*below the 19 a unique translation needs "
-                      r"\(20 anchors, x dim 30, y dim 30\)"):
+    with pytest.warns(
+        UserWarning,
+        match=r"effective rank 9 of .*below the 19 a unique translation needs "
+        r"\(20 anchors, x dim 30, y dim 30\)",
+    ):
         Translator(method, "standard", affine_steps=5).fit(x, y)
 
 

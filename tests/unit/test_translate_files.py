@@ -80,8 +80,10 @@ def _set_scaling(r):
 def test_header_edited_to_another_scaling(saved):
     path, *_ = saved
     _load_fails(_rewrite(path, record=_set_scaling), "content hash mismatch")
-    _load_fails(_rewrite(path, record=_set_scaling, rehash=True),
-                r"tensor 'scaling_x.inverse_scale_' has shape \(6,\), expected \(\)")
+    _load_fails(
+        _rewrite(path, record=_set_scaling, rehash=True),
+        r"tensor 'scaling_x.inverse_scale_' has shape \(6,\), expected \(\)",
+    )
 
 
 def _relabel(h):
@@ -91,7 +93,9 @@ def _relabel(h):
 def test_relabelled_dtype(saved):
     path, *_ = saved
     _load_fails(_rewrite(path, header=_relabel), "content hash mismatch")
-    _load_fails(_rewrite(path, header=_relabel, rehash=True), r"tensor 'matrix' has dtype torch.int64, expected torch.float64")
+    _load_fails(
+        _rewrite(path, header=_relabel, rehash=True), r"tensor 'matrix' has dtype torch.int64, expected torch.float64"
+    )
 
 
 def _nan_into_matrix(h, b):
@@ -108,32 +112,49 @@ def test_nan_written_into_the_data(saved):
 def test_missing_and_unknown_settings_keys(saved):
     path, *_ = saved
     _load_fails(_rewrite(path, record=lambda r: r["settings"].pop("ddof")), "content hash mismatch")
-    _load_fails(_rewrite(path, record=lambda r: r["settings"].pop("ddof"), rehash=True),
-                r"settings lack 'ddof' \(expected affine_lr, affine_steps, ddof, fit_dtype, method, scaling, seed\)")
-    _load_fails(_rewrite(path, record=lambda r: r["settings"].update(alpha=1), rehash=True),
-                r"settings have unknown 'alpha'")
-    _load_fails(_rewrite(path, record=lambda r: r["settings"].update(method="bogus"), rehash=True),
-                r"invalid settings: unknown method 'bogus'")
-    _load_fails(_rewrite(path, record=lambda r: r["settings"].update(seed="3"), rehash=True),
-                r"invalid settings: seed must be an int, got '3'")
+    _load_fails(
+        _rewrite(path, record=lambda r: r["settings"].pop("ddof"), rehash=True),
+        r"settings lack 'ddof' \(expected affine_lr, affine_steps, ddof, fit_dtype, method, scaling, seed\)",
+    )
+    _load_fails(
+        _rewrite(path, record=lambda r: r["settings"].update(alpha=1), rehash=True), r"settings have unknown 'alpha'"
+    )
+    _load_fails(
+        _rewrite(path, record=lambda r: r["settings"].update(method="bogus"), rehash=True),
+        r"invalid settings: unknown method 'bogus'",
+    )
+    _load_fails(
+        _rewrite(path, record=lambda r: r["settings"].update(seed="3"), rehash=True),
+        r"invalid settings: seed must be an int, got '3'",
+    )
 
 
 def test_record_of_the_wrong_type(saved):
     path, *_ = saved
-    _load_fails(_rewrite(path, raw_record="[1, 2]"), r"the 'latentstitch.translate.Translator' record is a list, "
-                "expected a JSON object")
-    _load_fails(_rewrite(path, raw_record="{not json"), r"the 'latentstitch.translate.Translator' record is not valid JSON")
-    _load_fails(_rewrite(path, record=lambda r: r.update(settings=["method", "ortho"])),
-                r"record field 'settings' is \['method', 'ortho'\], expected a dict")
+    _load_fails(
+        _rewrite(path, raw_record="[1, 2]"),
+        r"the 'latentstitch.translate.Translator' record is a list, "
+        "expected a JSON object",
+    )
+    _load_fails(
+        _rewrite(path, raw_record="{not json"), r"the 'latentstitch.translate.Translator' record is not valid JSON"
+    )
+    _load_fails(
+        _rewrite(path, record=lambda r: r.update(settings=["method", "ortho"])),
+        r"record field 'settings' is \['method', 'ortho'\], expected a dict",
+    )
     _load_fails(_rewrite(path, record=lambda r: r.pop("sha256")), r"record field 'sha256' is None, expected a str")
 
 
 def test_version_as_a_string_and_an_old_version(saved):
     path, *_ = saved
-    _load_fails(_rewrite(path, record=lambda r: r.update(version="2")),
-                r"format version '2' is a str, expected the integer 2")
-    _load_fails(_rewrite(path, record=lambda r: r.update(version=1)),
-                r"format version 1, expected 2 \(written by an older latentstitch: fit and save it again\)")
+    _load_fails(
+        _rewrite(path, record=lambda r: r.update(version="2")), r"format version '2' is a str, expected the integer 2"
+    )
+    _load_fails(
+        _rewrite(path, record=lambda r: r.update(version=1)),
+        r"format version 1, expected 2 \(written by an older latentstitch: fit and save it again\)",
+    )
     _load_fails(_rewrite(path, record=lambda r: r.update(version=True)), r"format version True is a bool")
 
 
@@ -182,14 +203,23 @@ def test_missing_extra_and_bad_tensors(saved):
     path, *_ = saved
     _load_fails(_forge(path, lambda t: t.pop("bias")), r"tensor 'bias' is missing")
     _load_fails(_forge(path, lambda t: t.pop("alpha")), r"tensor 'alpha' is missing \(a ridge translator")
-    _load_fails(_forge(path, lambda t: t.update(extra=torch.zeros(2, dtype=torch.float64))),
-                r"unexpected tensors \['extra'\]")
-    _load_fails(_forge(path, lambda t: t["scaling_y.scale_"].__setitem__(0, -1.0)), r"scaling_y has non-positive scales")
-    _load_fails(_forge(path, lambda t: t.update(matrix=t["matrix"].flatten())), r"tensor 'matrix' must be 2-D \(d1, d2\)")
-    _load_fails(_forge(path, lambda t: t.update(alpha=torch.tensor(float("nan"), dtype=torch.float64))),
-                r"tensor 'alpha' holds NaN values")
-    _load_fails(_forge(path, lambda t: t.update(bias=t["bias"].float())),
-                r"tensor 'bias' has dtype torch.float32, expected torch.float64")
+    _load_fails(
+        _forge(path, lambda t: t.update(extra=torch.zeros(2, dtype=torch.float64))), r"unexpected tensors \['extra'\]"
+    )
+    _load_fails(
+        _forge(path, lambda t: t["scaling_y.scale_"].__setitem__(0, -1.0)), r"scaling_y has non-positive scales"
+    )
+    _load_fails(
+        _forge(path, lambda t: t.update(matrix=t["matrix"].flatten())), r"tensor 'matrix' must be 2-D \(d1, d2\)"
+    )
+    _load_fails(
+        _forge(path, lambda t: t.update(alpha=torch.tensor(float("nan"), dtype=torch.float64))),
+        r"tensor 'alpha' holds NaN values",
+    )
+    _load_fails(
+        _forge(path, lambda t: t.update(bias=t["bias"].float())),
+        r"tensor 'bias' has dtype torch.float32, expected torch.float64",
+    )
 
 
 def test_missing_file_is_file_not_found(tmp_path):

@@ -28,10 +28,19 @@ def anchors():
 
 def test_get_and_set_params():
     t = Translator("ridge", "l2", seed=4)
-    assert t.get_params() == t.get_params(deep=False) == {
-        "method": "ridge", "scaling": "l2", "seed": 4, "ddof": 1, "affine_steps": 300, "affine_lr": 1e-3,
-        "fit_dtype": None,
-    }
+    assert (
+        t.get_params()
+        == t.get_params(deep=False)
+        == {
+            "method": "ridge",
+            "scaling": "l2",
+            "seed": 4,
+            "ddof": 1,
+            "affine_steps": 300,
+            "affine_lr": 1e-3,
+            "fit_dtype": None,
+        }
+    )
     assert t.set_params(method="linear", seed=np.int64(7)) is t
     assert (t.method, t.seed) == ("linear", 7)
     with pytest.raises(ValueError, match=r"invalid parameter\(s\) \['metod'\] for Translator; valid: method, scaling"):

@@ -106,8 +106,10 @@ def read(path: str | os.PathLike) -> tuple[dict, dict[str, torch.Tensor]]:
     if type(version) is not int:
         raise bad(f"format version {version!r} is a {type(version).__name__}, expected the integer {VERSION}")
     if version != VERSION:
-        raise bad(f"format version {version}, expected {VERSION}" + (
-            " (written by an older latentstitch: fit and save it again)" if version < VERSION else ""))
+        raise bad(
+            f"format version {version}, expected {VERSION}"
+            + (" (written by an older latentstitch: fit and save it again)" if version < VERSION else "")
+        )
     if record.get("format") != FORMAT:
         raise bad(f"record format {record.get('format')!r}, expected {FORMAT!r}")
     for key, kind in (("settings", dict), ("sha256", str)):

@@ -231,11 +231,22 @@ class Translator:
         least), float64 for ``ridge`` (see ``Method``); ``"float64"`` or ``"float32"`` force
         one. Anchor statistics (means, stds, norms) are always float64 sums.
 
-    Learned attributes: ``scaling_x_``, ``scaling_y_`` (fitted ``Scaling``), ``matrix_`` (d1, d2)
-    and ``bias_`` (d2,) (the aligner in the pre-processed space, padding removed), ``alpha_``
-    (ridge's penalty, else None), ``n_features_in_`` (d1), ``n_features_out_`` (d2), and the
-    whole chain folded: ``coef_`` (d1, d2) and ``offset_`` (d2,), ``transform(x) = prepare(x) @
-    coef_ + offset_``. Kept in float64 on CPU whatever the anchors' device.
+    Attributes
+    ----------
+    scaling_x_, scaling_y_ : Scaling
+        The scalings fitted on each side's anchors.
+    matrix_, bias_ : torch.Tensor
+        (d1, d2) and (d2,): the aligner in the pre-processed space, padding removed.
+    alpha_ : float or None
+        ridge's penalty, else None.
+    n_features_in_, n_features_out_ : int
+        d1 and d2.
+    coef_, offset_ : torch.Tensor
+        (d1, d2) and (d2,): the whole chain folded, ``transform(x) = prepare(x) @ coef_ +
+        offset_``.
+
+    Learned tensors are kept in float64 on CPU whatever the anchors' device. scikit-learn's
+    estimator protocol is implemented without importing it (see the README).
     """
 
     def __init__(
