@@ -28,3 +28,23 @@ def load_group_config(group: str, name: str) -> DictConfig:
     if "defaults" in cfg:
         cfg = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "defaults"])
     return cfg
+
+
+# The sections of params.yaml that hold the resolved options of each config group the suite
+# names (latentstitch.params writes them), so params.yaml holds everything that decides a result.
+GROUP_SECTIONS = {"dataset": "datasets", "encoder": "encoders", "head": "heads", "autoencoder": "autoencoders"}
+
+
+def group_config(cfg: DictConfig, group: str, name: str) -> DictConfig:
+    """The ``group`` option ``name`` as the stage's config holds it (params.yaml's resolved
+    ``datasets`` / ``encoders`` / ``heads`` / ``autoencoders`` sections); a config without that
+    section (a hand-built one, e.g. in tests) reads conf/<group>/<name>.yaml."""
+    section = OmegaConf.select(cfg, GROUP_SECTIONS[group]) if cfg is not None else None
+    if section is None:
+        return load_group_config(group, name)
+    if name not in section:
+        raise ValueError(
+            f"{group} {name!r} is not resolved in the config's `{GROUP_SECTIONS[group]}` section "
+            f"({', '.join(section) or 'empty'}): recompose params.yaml (python scripts/compose_params.py)"
+        )
+    return section[name]
