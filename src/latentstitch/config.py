@@ -11,18 +11,19 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 CONF_DIR = Path(os.environ.get("LATENTSTITCH_CONF_DIR", REPO_ROOT / "conf"))
 
 
-def group_options(group: str) -> list[str]:
+def group_options(group: str, conf_dir: str | Path | None = None) -> list[str]:
     """Names of the options of a config group (the yaml files in conf/<group>/)."""
-    return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
+    return sorted(p.stem for p in (Path(conf_dir or CONF_DIR) / group).glob("*.yaml"))
 
 
-def load_group_config(group: str, name: str) -> DictConfig:
+def load_group_config(group: str, name: str, conf_dir: str | Path | None = None) -> DictConfig:
     """Load conf/<group>/<name>.yaml; unknown names raise ValueError listing the valid ones."""
-    path = CONF_DIR / group / f"{name}.yaml"
+    conf = Path(conf_dir or CONF_DIR)
+    path = conf / group / f"{name}.yaml"
     if not path.exists():
         raise ValueError(
-            f"unknown {group} {name!r}; valid: {', '.join(group_options(group)) or '(none)'} "
-            f"(configs in {CONF_DIR / group})"
+            f"unknown {group} {name!r}; valid: {', '.join(group_options(group, conf)) or '(none)'} "
+            f"(configs in {conf / group})"
         )
     cfg = OmegaConf.load(path)
     if "defaults" in cfg:

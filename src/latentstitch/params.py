@@ -171,7 +171,7 @@ def referenced(cfg: DictConfig) -> dict[str, list[str]]:
     return {group: list(found) for group, found in names.items()}
 
 
-def resolve_groups(cfg: DictConfig) -> DictConfig:
+def resolve_groups(cfg: DictConfig, conf_dir: str | Path | None = None) -> DictConfig:
     """``cfg`` with the ``datasets``, ``encoders``, ``heads`` and ``autoencoders`` sections holding
     every option the suite names (conf/<group>/<name>.yaml); an unknown name is a ValueError
     listing the valid ones."""
@@ -179,7 +179,10 @@ def resolve_groups(cfg: DictConfig) -> DictConfig:
     for group, names in referenced(cfg).items():
         section = {}
         for name in names:
-            option = load_group_config(group, name)
+            try:
+                option = load_group_config(group, name, conf_dir)
+            except ValueError as err:
+                raise ConfigError(f"{err} (named by suite {cfg.suite.get('name')!r})") from None
             section[name] = OmegaConf.to_container(option, resolve=True)
         cfg[GROUP_SECTIONS[group]] = section
     return cfg
@@ -195,7 +198,7 @@ def compose(overrides: list[str] | tuple[str, ...] = (), conf_dir: str | Path | 
         GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(conf_dir or CONF_DIR), version_base="1.3"):
         cfg = hydra_compose(config_name="config", overrides=list(overrides))
-    cfg = resolve_groups(cfg)
+    cfg = resolve_groups(cfg, conf_dir)
     validate(cfg)
     return cfg
 

@@ -187,9 +187,10 @@ def dvc_yaml() -> str:
             lines.append(f"    {kind}:")
             for path in chosen:
                 lines.append(f"      - {path}:")
-                lines.append("          cache: false")
-                if kind == "outs":
-                    lines.append("          persist: true")
+                # metrics and plots go to DVC's cache, so `dvc exp show` / `metrics diff` read
+                # them for any experiment (results/ is not in git)
+                lines.append(f"          cache: {'false' if kind == 'outs' else 'true'}")
+                lines.append("          persist: true")
                 if kind == "plots":
                     lines.append("          x: anchors")
     lines.append("")

@@ -86,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     from latentstitch.data.errors import DatasetUnavailableError
     from latentstitch.encoders.errors import EncoderUnavailableError
 
+    from latentstitch.stages._cli import record_imports
+
     cfg = OmegaConf.load(argv[1])
     try:
         validate(cfg)
@@ -94,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, EncoderUnavailableError, DatasetUnavailableError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    finally:
+        record_imports()
     names = referenced(cfg)
     print(f"{argv[1]}: fresh and valid; suite {cfg.suite.name}: "
           + "; ".join(f"{len(v)} {k}(s)" for k, v in names.items()))

@@ -28,12 +28,15 @@ from latentstitch.params import ConfigError, check_fresh, resolve_groups, valida
 _USER_ERRORS = (ConfigError, DatasetUnavailableError, EncoderUnavailableError, FileNotFoundError)
 
 
-def _record_imports() -> None:
-    """With LATENTSTITCH_RECORD_IMPORTS=<file>, write the latentstitch source files this
-    process imported (the pipeline tests compare them with each stage's declared deps)."""
-    target = os.environ.get("LATENTSTITCH_RECORD_IMPORTS")
-    if not target:
+def record_imports() -> None:
+    """With LATENTSTITCH_RECORD_IMPORTS=<folder>, write the latentstitch source files this
+    process imported to <folder>/<main module>.txt (the pipeline tests compare them with each
+    stage's declared deps)."""
+    folder = os.environ.get("LATENTSTITCH_RECORD_IMPORTS")
+    if not folder:
         return
+    main = getattr(getattr(sys.modules.get("__main__"), "__spec__", None), "name", None) or "unknown"
+    target = os.path.join(folder, f"{main}.txt")
     files = sorted({str(m.__file__) for name, m in list(sys.modules.items())
                     if (name == "latentstitch" or name.startswith("latentstitch.")) and getattr(m, "__file__", None)})
     with open(target, "a") as f:
@@ -49,7 +52,7 @@ def _guarded(run: Callable[[DictConfig], Any], checks: Callable[[DictConfig], Di
             print(f"error: {err}", file=sys.stderr)
             raise SystemExit(2) from None
         finally:
-            _record_imports()
+            record_imports()
 
     return guarded
 
