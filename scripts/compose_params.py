@@ -38,9 +38,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true",
                         help="fail if dvc.yaml is not what the pipeline declares or conf/ changed since params.yaml")
     parser.add_argument("--output", default=str(ROOT / "params.yaml"))
-    parser.add_argument("--dvc-yaml", default=str(ROOT / "dvc.yaml"))
+    parser.add_argument("--dvc-yaml", default=None, help="default: dvc.yaml beside the output")
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_args(argv)
+    args.dvc_yaml = args.dvc_yaml or str(Path(args.output).parent / "dvc.yaml")
     try:
         if args.check:
             from omegaconf import OmegaConf

@@ -70,7 +70,7 @@ def _train_one(
     save_head(head, out)
     trained = head.head_ if anchor_idx is not None else head
     return {
-        "kind": head_cfg["kind"],
+        "kind": head.head_.kind if anchor_idx is not None else head.kind,
         "seed": int(cfg.seed),
         "n_train": int(len(y_train)),
         "n_test": int(len(y_test)),

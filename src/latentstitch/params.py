@@ -11,6 +11,10 @@ The stage ``config`` (``latentstitch.validation``) also checks what code decides
 and settings, encoder specs, translator arguments) and the whole plan (every encoder
 available here), in seconds, before any work.
 
+Extension without editing the package: a head option may name its class with ``_target_``
+(``conf/head/my_head.yaml``: ``_target_: mypackage.MyHead`` plus its ``__init__`` arguments; a
+``latentstitch.decoders.Head`` subclass on the Python path), as in lightning-hydra-template.
+
 Adding a config key: add it to the matching set in ``SCHEMA`` below (one line per section;
 ``ANY`` accepts any value, a set of names accepts exactly those keys, ``Each(...)`` a mapping
 of user-chosen names each checked against the inner schema), then use it. The stage that

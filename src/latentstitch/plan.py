@@ -26,8 +26,10 @@ from typing import Any, Literal
 from omegaconf import DictConfig, OmegaConf
 
 from latentstitch.stitching import StitchSettings
+from latentstitch.translate import METHODS
 
-DEFAULT_METHODS = ["absolute", "relative", "affine", "linear", "l-ortho", "ortho", "ridge"]
+# the baselines and every translation method of the registry (latentstitch.translate.METHODS)
+DEFAULT_METHODS = ["absolute", "relative", *(m for m in METHODS if m != "absolute")]
 DEFAULT_SCALINGS = ["standard", "l2"]
 _SCOPE_KEYS = {"anchors", "methods", "scalings", "retrieval_queries", "translator"}
 _ANCHOR_KEYS = {"num", "seeds", "stratified"}

@@ -34,13 +34,14 @@ def _special(kind: str, value: Any, where: str, file: str) -> None:
         valid = set(inspect.signature(Translator.__init__).parameters) - {"self", "method", "scaling", "seed"}
         _unknown(set(value) - valid, sorted(valid), where, file)
     elif kind == "head":
-        from latentstitch.decoders.heads import HEAD_KINDS
+        from latentstitch.decoders.heads import head_class, head_settings
 
-        kind_name = value.get("kind")
-        if kind_name not in HEAD_KINDS:
-            raise ConfigError(f"{where}.kind is {kind_name!r} in {file}; valid kinds: {', '.join(sorted(HEAD_KINDS))}")
-        accepted = set(inspect.signature(HEAD_KINDS[kind_name].__init__).parameters) - {"self", "seed", "accelerator"}
-        _unknown(set(value) - accepted - {"kind"}, sorted(accepted | {"kind"}), where, file)
+        try:
+            cls = head_class(value)
+        except (ValueError, TypeError, ImportError) as err:
+            raise ConfigError(f"{where} (file: {file}): {err}") from None
+        accepted = head_settings(cls) - {"seed", "accelerator"}
+        _unknown(set(value) - accepted - {"kind", "_target_"}, sorted(accepted | {"kind"}), where, file)
     elif kind == "encoder":
         from latentstitch.encoders.spec import _KNOWN_KEYS
 

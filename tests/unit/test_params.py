@@ -84,3 +84,19 @@ def test_no_stage_imports_another_stage():
         stage_modules = [p for p in module_files(stage.module) if p.parent.name == "stages"
                          and p.name not in ("__init__.py", "_cli.py")]
         assert [p.stem for p in stage_modules] in ([], [stage.module.rsplit(".", 1)[1]]), (stage.name, stage_modules)
+
+
+def test_method_names_exist_once():
+    """translate.METHODS is the registry: the sweep options of conf/translator/, the stitching
+    engine's and the report's method lists agree with it."""
+    from latentstitch.config import CONF_DIR
+    from latentstitch.plan import DEFAULT_METHODS
+    from latentstitch.reports.tables import TRANSLATION_METHODS as REPORTED
+    from latentstitch.stitching import BASELINES, TRANSLATION_METHODS
+    from latentstitch.translate import METHODS
+
+    translating = set(METHODS) - {"absolute"}
+    assert set(TRANSLATION_METHODS) == translating == set(REPORTED)
+    assert set(DEFAULT_METHODS) == set(METHODS) | set(BASELINES)
+    options = {OmegaConf.load(p).method for p in (CONF_DIR / "translator").glob("*.yaml")}
+    assert options <= set(METHODS) | set(BASELINES), options - set(METHODS) - set(BASELINES)
