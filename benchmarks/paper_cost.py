@@ -252,7 +252,7 @@ def cpu_side(suite_cfg, measured: dict) -> dict:
     and of autoencoder training on this CPU, extrapolated from measured primitives (ASSUMED
     scaling: SVC time ~ n^2 x dim, libsvm's kernel evaluations; fits as measured at 1000 x 768
     and 10,000 points on 2 threads; autoencoder epochs ~ n)."""
-    from latentstitch.stages.plan import anchor_plan, stitch_settings
+    from latentstitch.plan import anchor_plan, stitch_settings
 
     p = _measured_primitives()
     out = {}

@@ -1,11 +1,14 @@
 """Atomic file writes and the encodings cache format shared by every stage.
 
 An encodings file is one safetensors file holding ``encodings`` (float32, (n, d)) and
-``labels`` (int64, (n,)), with a JSON metadata record in the safetensors header.
+``labels`` (int64, (n,)), with a JSON metadata record in the safetensors header. The record
+holds ``content_sha256``, a hash of both tensors' bytes: ``load_encodings`` checks it, so a
+corrupted file (even one of the same size) is an error naming it, never silently used.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -95,10 +98,23 @@ def save_encodings(
             f"labels must have shape ({encodings.shape[0]},) to match encodings {encodings.shape}, "
             f"got {labels.shape}"
         )
-    record = dict(meta, count=int(encodings.shape[0]), dim=int(encodings.shape[1]), dtype="float32")
+    record = dict(meta, count=int(encodings.shape[0]), dim=int(encodings.shape[1]), dtype="float32",
+                  content_sha256=content_sha256(encodings, labels))
     header = {_META_KEY: json.dumps(record, sort_keys=True, default=str)}
     with atomic_path(path) as tmp:
         save_file({"encodings": encodings, "labels": labels}, str(tmp), metadata=header)
+
+
+def content_sha256(encodings: np.ndarray, labels: np.ndarray) -> str:
+    """The content hash of an encodings file: sha256 of the float32 encodings' bytes, then the
+    int64 labels' bytes (C order)."""
+    digest = hashlib.sha256(np.ascontiguousarray(encodings, dtype=np.float32).tobytes())
+    digest.update(np.ascontiguousarray(labels, dtype=np.int64).tobytes())
+    return digest.hexdigest()
+
+
+class CorruptedFileError(ValueError):
+    """A cached file whose content does not match the hash recorded when it was written."""
 
 
 def read_encodings_meta(path: str | os.PathLike) -> dict[str, Any]:
@@ -128,5 +144,11 @@ def load_encodings(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, dic
         raise ValueError(
             f"{path} is inconsistent: encodings {x.shape}, labels {y.shape}, "
             f"metadata says count={meta['count']} dim={meta['dim']}"
+        )
+    recorded = meta.get("content_sha256")
+    if recorded is not None and recorded != content_sha256(x, y):
+        raise CorruptedFileError(
+            f"{path} is corrupted: its content hash differs from the one recorded when it was "
+            f"written; rerun the stage that writes it (encode, or train_autoencoders) to rebuild it"
         )
     return x, y, meta

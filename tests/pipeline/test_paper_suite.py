@@ -22,7 +22,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from latentstitch.config import REPO_ROOT, load_group_config
-from latentstitch.stages.plan import anchor_plan, stitch_settings
+from latentstitch.plan import anchor_plan, stitch_settings
 
 BIN = Path(sys.executable).parent
 SUITES = sorted(p.stem for p in (REPO_ROOT / "conf" / "suite").glob("*.yaml"))

@@ -12,6 +12,7 @@ from omegaconf import OmegaConf, open_dict
 from latentstitch.config import CONF_DIR
 from latentstitch.io import load_encodings, read_encodings_meta, save_encodings
 from latentstitch.reports.appendix import appendix_section
+from latentstitch.layout import appendix_dir
 from latentstitch.stages import appendix, encode, train_heads
 
 FIGURES = {"figure12": 12, "figure13": 13, "figure2": 2, "figure7": 7}
@@ -46,7 +47,7 @@ def built(tmp_path_factory):
 
 def test_every_figure_is_written_with_its_claim_line(built):
     cfg, summary = built
-    out = appendix.appendix_dir(cfg.paths.results_dir)
+    out = appendix_dir(cfg.paths.results_dir)
     assert json.loads((out / "summary.json").read_text()) == json.loads(json.dumps(summary))
     assert summary["suite"] == "smoke" and "git_revision" in summary
     assert set(summary["figures"]) == set(FIGURES)
@@ -75,7 +76,7 @@ def test_every_figure_is_written_with_its_claim_line(built):
 
 def test_report_section_lists_every_figure_and_copies_it(built, tmp_path):
     cfg, summary = built
-    text = appendix_section(appendix.appendix_dir(cfg.paths.results_dir), tmp_path)
+    text = appendix_section(appendix_dir(cfg.paths.results_dir), tmp_path)
     assert "## Appendix experiments" in text
     for entry in summary["figures"].values():
         assert f"- {entry['line']}" in text
@@ -94,7 +95,7 @@ def test_rerun_rewrites_the_folder_and_blocks_are_optional(built, tmp_path):
         cfg.paths.results_dir = str(tmp_path / "results")
         only = cfg.suite.appendix.figure2
         cfg.suite.appendix = {"figure2": only}
-    out = appendix.appendix_dir(cfg.paths.results_dir)
+    out = appendix_dir(cfg.paths.results_dir)
     out.mkdir(parents=True)
     (out / "figure12.png").write_bytes(b"stale")
     summary = appendix.run(cfg)

@@ -12,6 +12,7 @@ from latentstitch.config import CONF_DIR
 from latentstitch.data import load_dataset
 from latentstitch.decoders import load_autoencoder, reconstruction_mse
 from latentstitch.io import load_encodings
+from latentstitch.layout import autoencoder_dir, autoencoder_id
 from latentstitch.stages import train_autoencoders
 
 
@@ -39,7 +40,7 @@ def test_trains_exports_and_resumes(tmp_path):
     assert summary["trained"] == 2 and set(summary["test_rmse"]) == {"digits/ae_b16_s0", "digits/ae_b16_s0_l2"}
 
     digits = load_dataset("digits")
-    out = train_autoencoders.autoencoder_dir(tmp_path / "results", "digits", "ae_b16_s0_l2")
+    out = autoencoder_dir(tmp_path / "results", "digits", "ae_b16_s0_l2")
     ae = load_autoencoder(out)
     assert ae.l2_normalize and ae.bottleneck == 16 and ae.seed == 0
     metrics = json.loads((out / "metrics.json").read_text())
@@ -67,7 +68,7 @@ def test_trains_exports_and_resumes(tmp_path):
     again = train_autoencoders.run(cfg)
     assert again["trained"] == 0 and again["kept"] == 2 and again["test_rmse"] == summary["test_rmse"]
     assert not (tmp_path / "encodings").exists()  # the encode stage's folder is left alone
-    (train_autoencoders.autoencoder_dir(tmp_path / "results", "digits", "ae_b16_s0") / "test.safetensors").unlink()
+    (autoencoder_dir(tmp_path / "results", "digits", "ae_b16_s0") / "test.safetensors").unlink()
     assert train_autoencoders.run(cfg)["trained"] == 1  # a missing latents file retrains that one
 
 
@@ -88,5 +89,5 @@ def test_autoencoders_need_images(tmp_path):
 
 
 def test_autoencoder_ids():
-    assert train_autoencoders.autoencoder_id(500, 1, False) == "ae_b500_s1"
-    assert train_autoencoders.autoencoder_id(250, 0, True) == "ae_b250_s0_l2"
+    assert autoencoder_id(500, 1, False) == "ae_b500_s1"
+    assert autoencoder_id(250, 0, True) == "ae_b250_s0_l2"

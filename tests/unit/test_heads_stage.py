@@ -12,8 +12,8 @@ from latentstitch.config import CONF_DIR
 from latentstitch.data import sample_anchors
 from latentstitch.decoders import LinearSVMHead, MLPHead, RelativeHead, SVMHead, load_head
 from latentstitch.io import save_encodings
-from latentstitch.stages import train_heads
-from latentstitch.stages.plan import AnchorPlan
+from latentstitch.layout import head_dir, relative_head_dir
+from latentstitch.stages import train_heads, train_relative_heads
 
 
 
@@ -51,13 +51,13 @@ def test_trains_every_head_then_keeps_them(tmp_path, encodings):
     assert summary["trained"] == 6 and summary["kept"] == 0  # 2 encoders x 3 head kinds
 
     results = tmp_path / "results"
-    head = load_head(train_heads.head_dir(results, "digits", "b", "svm"))
+    head = load_head(head_dir(results, "digits", "b", "svm"))
     assert isinstance(head, SVMHead) and head.n_features_in_ == 48
-    assert isinstance(load_head(train_heads.head_dir(results, "digits", "a", "svm_fast")), LinearSVMHead)
-    metrics = json.loads((train_heads.head_dir(results, "digits", "a", "mlp") / "metrics.json").read_text())
+    assert isinstance(load_head(head_dir(results, "digits", "a", "svm_fast")), LinearSVMHead)
+    metrics = json.loads((head_dir(results, "digits", "a", "mlp") / "metrics.json").read_text())
     assert metrics["test_accuracy"] > 0.8 and metrics["seed"] == cfg.seed and metrics["dim"] == 64
     assert metrics["test_accuracy"] == summary["test_accuracy"]["digits/a/mlp"]
-    assert not (results / "relative_heads").exists()  # a stitching setting: the stitch stage trains them
+    assert not (results / "relative_heads").exists()  # a stitching setting: train_relative_heads trains them
 
     again = train_heads.run(cfg)
     assert again["trained"] == 0 and again["kept"] == 6
@@ -67,12 +67,11 @@ def test_trains_every_head_then_keeps_them(tmp_path, encodings):
 def test_relative_heads_for_every_anchor_setting_then_kept(tmp_path, encodings):
     spaces, y = encodings
     cfg = stage_config(tmp_path, ["mlp"])
-    summary = {"trained": 0, "kept": 0, "test_accuracy": {}}
-    plan = AnchorPlan(counts=[40], seeds=[0, 2], stratified=False)
-    folders = train_heads.train_relative_heads(cfg, "digits", "b", "mlp", plan, summary)
-    assert sorted(folders) == [(40, 0), (40, 2)] and summary["trained"] == 2
-    rel_dir = train_heads.relative_head_dir(tmp_path / "results", "digits", "b", "mlp", 40, 0)
-    assert folders[(40, 0)] == rel_dir
+    cfg.suite.anchors = {"num": [40], "seeds": [0, 2]}
+    summary = train_relative_heads.run(cfg)
+    assert summary["trained"] == 4  # encoders a and b, seeds 0 and 2
+    rel_dir = relative_head_dir(tmp_path / "results", "digits", "b", "mlp", 40, 0)
+    assert summary["test_accuracy"]["digits/b/mlp/a40_s0"] > 0.5
     rel = load_head(rel_dir)
     rel_metrics = json.loads((rel_dir / "metrics.json").read_text())
     assert isinstance(rel, RelativeHead) and isinstance(rel.head_, MLPHead) and rel.n_anchors_ == 40
@@ -82,9 +81,9 @@ def test_relative_heads_for_every_anchor_setting_then_kept(tmp_path, encodings):
     np.testing.assert_array_equal(rel.anchors_, spaces["b"][idx])
     assert rel_metrics["test_accuracy"] > 0.5
 
-    plan = AnchorPlan(counts=[40], seeds=[0, 2, 3], stratified=False)
-    train_heads.train_relative_heads(cfg, "digits", "b", "mlp", plan, summary)
-    assert summary["trained"] == 3 and summary["kept"] == 2  # only the new seed's head
+    cfg.suite.anchors.seeds = [0, 2, 3]
+    summary = train_relative_heads.run(cfg)
+    assert summary["trained"] == 2 and summary["kept"] == 4  # only the new seed's heads
 
 
 def test_missing_encodings_are_clear(tmp_path, encodings):

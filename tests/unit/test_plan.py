@@ -5,7 +5,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf, open_dict
 
 from latentstitch.config import CONF_DIR
-from latentstitch.stages.plan import AnchorPlan, anchor_plan, stitch_settings, wants_relative
+from latentstitch.plan import AnchorPlan, anchor_plan, stitch_settings, wants_relative
 
 
 def config(*overrides, stitch=None):

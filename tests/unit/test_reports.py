@@ -264,7 +264,7 @@ def test_results_are_validated(tmp_path):
 
 
 def test_bottleneck_parses_the_autoencoder_stage_ids():
-    from latentstitch.stages.train_autoencoders import autoencoder_id
+    from latentstitch.layout import autoencoder_id
 
     for b, s, l2 in ((500, 0, False), (250, 12, True)):
         assert bottleneck(autoencoder_id(b, s, l2)) == b

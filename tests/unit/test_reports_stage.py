@@ -19,9 +19,9 @@ from latentstitch.decoders import CNNAutoencoder, save_autoencoder
 from latentstitch.io import swap_dir
 from latentstitch.io import save_encodings
 from latentstitch.provenance import provenance
-from latentstitch.stages import report
-from latentstitch.stages.stitch import stitch_table_path
-from latentstitch.stages.train_autoencoders import autoencoder_dir
+from latentstitch.io import write_json_atomic
+from latentstitch.layout import autoencoder_dir, report_dir, stitch_table_path
+from latentstitch.stages import report, stitch as stitch_stage
 from latentstitch.stitching import Decoder, Space, StitchSettings, stitch
 
 ENCODERS = {"minilm_l3": 12, "minilm_l6": 12, "glove_50d": 6}
@@ -96,13 +96,19 @@ def suite(tmp_path_factory):
                        "note": "Unit-test suite: random projections of digits stand in for the encoders."},
         },
     })
+    # what the stitch stage writes besides the table: the figures' data and its summary
+    figures = path.parent / "figures"
+    figures.mkdir()
+    stitch_stage._norms(cfg, "digits", cfg.suite.datasets.digits, figures)
+    stitch_stage._grid_images(cfg, "digits", AUTOENCODERS, False, figures)
+    write_json_atomic(path.parent / "summary.json", {"tables": {"digits": {"path": str(path)}}, "norms": ["digits"]})
     yield cfg
     torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="module")
 def built(suite):
-    return report.run(suite), report.report_dir(suite.paths.results_dir)
+    return report.run(suite), report_dir(suite.paths.results_dir)
 
 
 def _is_png(path):
@@ -160,11 +166,29 @@ def test_tables_and_comparison_match_the_stitch_results(built, suite):
 
 
 def test_reconstruction_grid_rows(suite):
-    rows, what = report._grid_images(suite, "digits", suite.suite.datasets.digits, False, 32, IMAGES)
-    assert list(rows) == ["original", "no-stitch", "absolute", "affine", "linear", "l-ortho", "ortho"]
-    assert all(images.shape == (IMAGES, 8, 8) for images in rows.values())
-    assert all(0.0 <= images.min() and images.max() <= 1.0 for images in rows.values())
-    assert what == "ae_b6_s0 -> ae_b6_s1, 32 anchors, seed 0"
+    """Figure 6's images come from the stitch stage: the source's latents translated on the
+    plan's anchors and decoded by the target, recomputed here as an oracle."""
+    from safetensors.numpy import load_file
+
+    from latentstitch.decoders import load_autoencoder
+    from latentstitch.io import load_encodings
+    from latentstitch.translate import Translator
+
+    figures = stitch_table_path(suite.paths.results_dir, "digits").parent / "figures"
+    meta = json.loads((figures / "grid_digits_plain.json").read_text())
+    images = load_file(str(figures / "grid_digits_plain.safetensors"))
+    assert (meta["source"], meta["target"], meta["seed"]) == ("ae_b6_s0", "ae_b6_s1", 0)
+    assert {row["key"] for row in meta["rows"]} == {f"{m}@{c}" for m in METHODS for c in COUNTS}
+    assert all(v.shape == (16, 8, 8) and 0.0 <= v.min() and v.max() <= 1.0 for v in images.values())
+    source_dir = autoencoder_dir(suite.paths.results_dir, "digits", "ae_b6_s0")
+    target_dir = autoencoder_dir(suite.paths.results_dir, "digits", "ae_b6_s1")
+    xs, ys, _ = load_encodings(source_dir / "train.safetensors")
+    xt = load_encodings(target_dir / "train.safetensors")[0]
+    idx = sample_anchors(ys, 32, 0)
+    t = Translator(method="ortho", scaling="standard", seed=0, affine_steps=20).fit(xs[idx], xt[idx])
+    z = load_encodings(source_dir / "test.safetensors")[0][:16]
+    expected = load_autoencoder(target_dir, accelerator="cpu").decode(np.asarray(t.transform(z), dtype=np.float32))
+    np.testing.assert_allclose(images["ortho@32"], expected, atol=1e-5)
 
 
 def test_the_report_directory_is_replaced_whole(tmp_path):

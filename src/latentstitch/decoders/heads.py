@@ -239,18 +239,41 @@ class LinearSVMHead(_SklearnHead):
         return LinearSVC(C=self.C, max_iter=self.max_iter, random_state=self.seed)
 
 
+def head_class(head_cfg: Mapping[str, Any]) -> type[Head]:
+    """The class a head config names: ``_target_`` (a ``Head`` subclass on the Python path,
+    e.g. ``mypackage.heads.MyHead``: a user's own head, with no edit of this package) or
+    ``kind`` (one of ``HEAD_KINDS``)."""
+    target = head_cfg.get("_target_")
+    if target is not None:
+        from hydra.utils import get_class
+
+        cls = get_class(str(target))
+        if not (isinstance(cls, type) and issubclass(cls, Head)):
+            raise TypeError(f"head _target_ {target!r} is not a latentstitch.decoders.Head subclass")
+        return cls
+    kind = head_cfg.get("kind")
+    if kind not in HEAD_KINDS:
+        raise ValueError(f"unknown head kind {kind!r}; valid: {', '.join(sorted(HEAD_KINDS))} "
+                         "(or `_target_: your.module.YourHead`)")
+    return HEAD_KINDS[kind]
+
+
+def head_settings(cls: type[Head]) -> set[str]:
+    """The settings a head class takes (its ``__init__`` arguments)."""
+    return set(inspect.signature(cls.__init__).parameters) - {"self"}
+
+
 def build_head(head_cfg: Mapping[str, Any], **context: Any) -> Head:
-    """A head from a conf/head/*.yaml mapping (``kind`` plus settings).
+    """A head from a conf/head/*.yaml mapping: ``kind`` (or ``_target_``, a ``Head`` subclass
+    on the Python path, built like ``hydra.utils.instantiate``) plus settings.
 
     ``context`` (e.g. ``seed``, ``accelerator``) fills the settings the head kind accepts and
     is ignored by the others, so one call serves seeded and deterministic heads alike.
     """
-    settings = dict(head_cfg)
-    kind = settings.pop("kind", None)
-    if kind not in HEAD_KINDS:
-        raise ValueError(f"unknown head kind {kind!r}; valid: {', '.join(sorted(HEAD_KINDS))}")
-    cls = HEAD_KINDS[kind]
-    accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}
+    settings = {k: v for k, v in dict(head_cfg).items() if k not in ("kind", "_target_")}
+    cls = head_class(head_cfg)
+    kind = cls.kind
+    accepted = head_settings(cls)
     unknown = set(settings) - accepted
     if unknown:
         raise ValueError(f"unknown settings {sorted(unknown)} for head kind {kind!r}; valid: {sorted(accepted)}")
@@ -269,6 +292,7 @@ def save_head(head: Head, directory: str | os.PathLike) -> Path:
         directory / _RECORD,
         {
             "kind": head.kind,
+            "target": f"{type(head).__module__}.{type(head).__qualname__}",
             "settings": head._settings(),
             "n_features_in": int(head.n_features_in_),
             "classes": np.asarray(head.classes_).tolist(),
@@ -290,6 +314,8 @@ def load_head(directory: str | os.PathLike) -> Head:
         raise FileNotFoundError(f"no saved head in {directory} (missing {_RECORD}; run the train_heads stage)")
     record = json.loads(record_path.read_text())
     kind = record.get("kind")
+    if kind not in HEAD_KINDS and record.get("target"):
+        head_class({"_target_": record["target"]})  # a user's head: importing it registers its kind
     if kind not in HEAD_KINDS:
         raise ValueError(f"{record_path} names unknown head kind {kind!r}; valid: {', '.join(sorted(HEAD_KINDS))}")
     head = HEAD_KINDS[kind]._from_settings(record["settings"])

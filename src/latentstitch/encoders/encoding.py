@@ -4,8 +4,9 @@ One file per (dataset, encoder, split): ``{encodings_dir}/{dataset}/{encoder}/{s
 (format: :func:`latentstitch.io.save_encodings`). A split is encoded in chunks; each finished
 chunk is written atomically to ``{split}.partial/`` beside the file, so an interrupted run
 resumes from the last finished chunk. A cached file whose metadata does not match what would
-be computed now (encoder, revision, pooling, dataset, subset, labels, count, ...) or whose
-bytes are truncated is rebuilt.
+be computed now (encoder, revision, pooling, dataset, subset, labels, count, ...), whose
+bytes are truncated, or whose content does not match its recorded hash (corrupted, even at the
+same size) is rebuilt.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import numpy as np
 
 from latentstitch.data.base import Dataset
 from latentstitch.encoders.spec import EncoderSpec
-from latentstitch.io import load_encodings, read_encodings_meta, save_encodings, write_json_atomic
+from latentstitch.io import CorruptedFileError, load_encodings, read_encodings_meta, save_encodings, write_json_atomic
 
 if TYPE_CHECKING:
     from latentstitch.encoders.base import Encoder
@@ -111,8 +112,17 @@ def _expected(dataset: Dataset, describe: dict[str, Any], split: str, amp: bool)
         "split": split,
         "count": int(labels.shape[0]),
         "labels_sha1": hashlib.sha1(labels.tobytes()).hexdigest(),
+        # everything about the data (source, split seed, test fraction, ...) but its description
+        "dataset_config_sha1": _config_sha1(dataset.meta.get("config")),
     }
     return json.loads(json.dumps(record, default=str))
+
+
+def _config_sha1(config: Any) -> Optional[str]:
+    if not isinstance(config, dict):
+        return None
+    kept = {k: v for k, v in config.items() if k != "paper_table"}
+    return hashlib.sha1(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _safetensors_complete(path: Path) -> bool:
@@ -143,7 +153,33 @@ def _cache_problem(path: Path, expected: dict[str, Any]) -> Optional[str]:
     for key, value in expected.items():
         if meta.get(key) != value:
             return f"{key} is {meta.get(key)!r}, expected {value!r}"
+    if "content_sha256" not in meta:
+        return "no content hash recorded (written by an older version)"
+    try:
+        load_encodings(path)
+    except CorruptedFileError:
+        return "corrupted (content hash differs from the recorded one)"
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return f"unreadable ({type(exc).__name__}: {exc})"
     return None
+
+
+def cache_problem(
+    dataset: Dataset,
+    encoder: Union[EncoderSpec, "Encoder"],
+    split: str,
+    encodings_dir: Union[str, os.PathLike],
+    *,
+    tiny: bool = False,
+    amp: bool = False,
+) -> Optional[str]:
+    """Why the cached encodings of (dataset, encoder, split) cannot be reused (missing, stale,
+    truncated, corrupted, ...), or None when they can; judged from the config alone."""
+    spec, tiny = (encoder.spec, encoder.tiny) if hasattr(encoder, "spec") else (encoder, tiny)
+    expected = _expected(dataset, spec.describe(tiny=tiny), split, amp)
+    if not tiny and spec.dim is not None:
+        expected["dim"] = spec.dim
+    return _cache_problem(encodings_path(encodings_dir, dataset.name, spec.id, split), expected)
 
 
 def is_cached(
@@ -159,11 +195,7 @@ def is_cached(
 
     ``encoder`` is a spec (from :func:`~latentstitch.encoders.spec.load_spec`) or an encoder.
     """
-    spec, tiny = (encoder.spec, encoder.tiny) if hasattr(encoder, "spec") else (encoder, tiny)
-    expected = _expected(dataset, spec.describe(tiny=tiny), split, amp)
-    if not tiny and spec.dim is not None:
-        expected["dim"] = spec.dim
-    return _cache_problem(encodings_path(encodings_dir, dataset.name, spec.id, split), expected) is None
+    return cache_problem(dataset, encoder, split, encodings_dir, tiny=tiny, amp=amp) is None
 
 
 def _load_part(path: Path, count: int, dim: int) -> Optional[tuple[np.ndarray, float]]:

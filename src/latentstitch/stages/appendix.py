@@ -47,14 +47,15 @@ from omegaconf import DictConfig, OmegaConf
 
 from latentstitch.appendix import cross_domain, mlp_scaling, rescaling, walkthrough
 from latentstitch.appendix.invariance import alpha_grid
-from latentstitch.config import load_group_config
+from latentstitch.config import group_config
 from latentstitch.data import load_dataset, stratified_indices
 from latentstitch.decoders import load_head
 from latentstitch.encoders import build_encoder, load_spec
 from latentstitch.io import atomic_dir, load_encodings, write_json_atomic, write_text_atomic
 from latentstitch.provenance import provenance
+from latentstitch.fitting import accelerator_of
+from latentstitch.layout import appendix_dir, head_dir
 from latentstitch.stages._cli import stage_main
-from latentstitch.stages.train_heads import accelerator_of, head_dir
 from latentstitch.stitching import Space, StitchSettings
 
 # What the paper claims, in its words (App. A.1, A and Figure 2's caption); summary.json
@@ -70,10 +71,6 @@ PAPER_CLAIMS = {
 }
 TITLES = {"figure12": "rescaling injection", "figure13": "MLP input rescaling",
           "figure2": "synthetic walk-through", "figure7": "cross-domain stitching"}
-
-
-def appendix_dir(results_dir: str | Path) -> Path:
-    return Path(results_dir) / "appendix"
 
 
 def _require(spec: Any, figure: str, *keys: str) -> None:
@@ -105,12 +102,12 @@ def _same_labels(labels: np.ndarray, cached: np.ndarray, what: str) -> None:
 def _figure12(cfg: DictConfig, spec: Any, out: Path) -> dict[str, Any]:
     _require(spec, "figure12", "dataset", "encoder", "head", "alphas", "test_subset", "tolerance")
     dataset, encoder_id = str(spec.dataset), str(spec.encoder)
-    encoder_spec = load_spec(encoder_id)
+    encoder_spec = load_spec(group_config(cfg, "encoder", encoder_id))
     if encoder_spec.family not in ("hf_text", "clip_text"):
         raise ValueError(f"figure12 injects into a transformer text encoder; {encoder_id!r} is {encoder_spec.family}")
     x_test, y_test, meta = _encodings(cfg, dataset, encoder_id, "test")
     head = load_head(head_dir(cfg.paths.results_dir, dataset, encoder_id, str(spec.head)))
-    texts = load_dataset(dataset, subset=_suite_subset(cfg, dataset, "figure12")).test
+    texts = load_dataset(group_config(cfg, "dataset", dataset), subset=_suite_subset(cfg, dataset, "figure12")).test
     _same_labels(texts.labels, y_test, f"{dataset} (test)")
     rows = stratified_indices(y_test, min(int(spec.test_subset), len(y_test)), int(cfg.seed))
     # The representation the head was trained on is the cached one, token cap included.
@@ -146,7 +143,7 @@ def _figure13(cfg: DictConfig, spec: Any, out: Path) -> dict[str, Any]:
     dataset, encoder_id = str(spec.dataset), str(spec.encoder)
     train = _encodings(cfg, dataset, encoder_id, "train")[:2]
     test = _encodings(cfg, dataset, encoder_id, "test")[:2]
-    head_cfg = OmegaConf.to_container(load_group_config("head", str(spec.head)), resolve=True)
+    head_cfg = OmegaConf.to_container(group_config(cfg, "head", str(spec.head)), resolve=True)
     head_cfg.update(OmegaConf.to_container(spec.head_overrides, resolve=True) if spec.get("head_overrides") else {})
     alphas = alpha_grid(spec.alphas, extra=[mlp_scaling.mean_norm(train[0])])
     result = mlp_scaling.mlp_scaling(train, test, list(spec.activations), alphas, head_cfg, seed=int(cfg.seed),
@@ -178,7 +175,7 @@ def _figure7(cfg: DictConfig, spec: Any, out: Path) -> dict[str, Any]:
     _require(spec, "figure7", "dataset", "other_domain", "encoders", "head", "rows", "anchors", "seeds",
              "methods", "tolerance")
     dataset = str(spec.dataset)
-    other = load_dataset(str(spec.other_domain), subset=_suite_subset(cfg, dataset, "figure7"))
+    other = load_dataset(group_config(cfg, "dataset", str(spec.other_domain)), subset=_suite_subset(cfg, dataset, "figure7"))
     domain = other.meta.get("domain")
     if domain is None:
         raise ValueError(f"figure7.other_domain {spec.other_domain!r} sets no domain (e.g. domain: invert); "
@@ -195,7 +192,7 @@ def _figure7(cfg: DictConfig, spec: Any, out: Path) -> dict[str, Any]:
             _same_labels(labels[split], y, f"{spec.other_domain} ({split}) and {dataset}/{encoder_id}")
         spaces.append(Space(cross_domain.space_name(encoder_id, "original"),
                             cached["train"][0][rows["train"]], cached["test"][0][rows["test"]]))
-        encoder = build_encoder(encoder_id, tiny=bool(cfg.suite.get("tiny", False)), device=cfg.device,
+        encoder = build_encoder(group_config(cfg, "encoder", encoder_id), tiny=bool(cfg.suite.get("tiny", False)), device=cfg.device,
                                 models_dir=cfg.paths.models_dir)
         spaces.append(Space(cross_domain.space_name(encoder_id, str(domain)),
                             *(cross_domain.encode_rows(encoder, other.split(split).inputs, rows[split], batch_size)
@@ -205,7 +202,7 @@ def _figure7(cfg: DictConfig, spec: Any, out: Path) -> dict[str, Any]:
     settings = StitchSettings(methods=list(spec.methods), scalings=list(spec.get("scalings", ["standard"])),
                               anchor_counts=[int(spec.anchors)], seeds=[int(s) for s in spec.seeds],
                               translator_kwargs=translator)
-    head_cfg = OmegaConf.to_container(load_group_config("head", str(spec.head)), resolve=True)
+    head_cfg = OmegaConf.to_container(group_config(cfg, "head", str(spec.head)), resolve=True)
     table = cross_domain.cross_domain_stitching(
         spaces, labels["train"][rows["train"]], labels["test"][rows["test"]], head_cfg, settings, seed=int(cfg.seed),
         accelerator=accelerator_of(cfg))

@@ -3,26 +3,31 @@
     python -m latentstitch.stages.encode [hydra overrides...]
     python -m latentstitch.stages.encode --params params.yaml      # as dvc.yaml runs it
 
-Valid cache files are kept (no model is loaded for them); missing, stale or truncated ones are
-(re)computed, resuming interrupted ones. Encoders are built one at a time, in the order the
-suite first names them, so only one model is in memory.
+Valid cache files are kept (no model is loaded for them); missing, stale, truncated or
+corrupted ones (content hash, ``latentstitch.io``) are (re)computed, resuming interrupted ones,
+and the reason is printed. Every dataset is loaded first, so an unknown or unavailable one
+fails before any encoding. Encoders are built one at a time, in the order the suite first
+names them, so only one model is in memory. Dataset and encoder settings come from the
+config's ``datasets`` / ``encoders`` sections (params.yaml, resolved from conf/).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import sys
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from latentstitch.config import group_config
 from latentstitch.data import load_dataset
 from latentstitch.encoders import (
     build_encoder,
     encodings_path,
     ensure_encodings,
-    is_cached,
     load_spec,
 )
+from latentstitch.encoders.encoding import cache_problem
 from latentstitch.encoders.encoding import DEFAULT_CHUNK_SIZE, SPLITS
 from latentstitch.stages._cli import stage_main
 
@@ -52,23 +57,26 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         for encoder_id in dataset_cfg.get("encoders") or []:
             plan.setdefault(encoder_id, []).append(name)
 
-    datasets: dict[str, Any] = {}
+    # every dataset first: an unknown or unavailable one fails before any encoding
+    datasets = {name: load_dataset(group_config(cfg, "dataset", name), subset=subsets[name])
+                for name in subsets if any(name in names for names in plan.values())}
     rows = []
     for encoder_id, names in plan.items():
-        base_spec = load_spec(encoder_id)
+        base_spec = load_spec(group_config(cfg, "encoder", encoder_id))
         encoder = None
         for name in names:
             spec = _capped(base_spec, max_tokens[name])
             if encoder is not None and encoder.spec != spec:
                 encoder = None  # another token cap: rebuild from the capped spec
-            if name not in datasets:
-                datasets[name] = load_dataset(name, subset=subsets[name])
             dataset = datasets[name]
             for split in SPLITS:
                 path = encodings_path(encodings_dir, dataset.name, spec.id, split)
-                if is_cached(dataset, spec, split, encodings_dir, tiny=tiny, amp=settings["amp"]):
+                problem = cache_problem(dataset, spec, split, encodings_dir, tiny=tiny, amp=settings["amp"])
+                if problem is None:
                     status = "cached"
                 else:
+                    if problem != "missing":
+                        print(f"re-encoding {path}: {problem}", file=sys.stderr)
                     if encoder is None:
                         encoder = build_encoder(spec, tiny=tiny, device=cfg.device, models_dir=cfg.paths.models_dir)
                     ensure_encodings(dataset, encoder, split, encodings_dir, **settings)

@@ -1,16 +1,18 @@
 """Stage report: the paper-layout tables, the comparison with the paper, and the figures,
-rebuilt from the stitch stage's tables (and cached encodings / autoencoders) on disk.
+rebuilt from what the stitch and appendix stages wrote (it refits and decodes nothing).
 
     {results_dir}/report/   rewritten whole on each run (built aside, then swapped in)
         report.md                    every table inline, the comparison, every figure, linked
         comparison.md, comparison.csv, rankings.csv
         tables/{key}.md|.csv|.tex    one per table (CSV: tidy cells with mean, std, n, anchors)
         figures/*.png
+    {results_dir}/metrics.json       headline numbers per table (``dvc metrics show / diff``)
+    {results_dir}/plots/*.csv        the curves of Figures 3 and 8 (``dvc plots show``)
 
-Reads ``{results_dir}/stitch/{dataset}.csv`` of every suite dataset that stitches, the paper's
-values (reports/paper/paper_values.csv), test encodings ``{encodings_dir}/{dataset}/{encoder}/``
-(Figure 4), and for Figure 6 the autoencoders ``{results_dir}/autoencoders/{dataset}/{ae_id}/``
-with their latents (``{train,test}.safetensors`` in the same folder).
+Reads ``{results_dir}/stitch/summary.json`` (which datasets were stitched), their tables
+``{results_dir}/stitch/{dataset}.csv``, the figures' data under ``{results_dir}/stitch/figures/``
+(Figure 4's norms, Figure 6's images), the appendix stage's outputs and the paper's values
+(reports/paper/paper_values.csv).
 
 Config keys read (all optional except ``suite.name`` and ``suite.datasets``):
 
@@ -25,10 +27,8 @@ Config keys read (all optional except ``suite.name`` and ``suite.datasets``):
 - ``suite.report.ddof``: the std's delta degrees of freedom (default 1, the sample std).
 - ``suite.report.digits``: decimals of our numbers (default 3; the paper's print with 2).
 - ``suite.report.images``: test images in the Figure 6 grid (default 8).
-- ``suite.tiny``, ``suite.datasets.<d>.{encoders, heads, autoencoders, subset}``,
-  ``suite.anchors`` / ``suite.stitch`` (the anchors and translator settings of Figure 6,
-  resolved exactly as the stitch stage does: ``latentstitch.stages.plan``), ``paths.results_dir``, ``paths.encodings_dir``,
-  ``device``.
+- ``suite.tiny``, ``suite.datasets.<d>.{encoders, heads, autoencoders, subset}``, the
+  ``datasets`` and ``encoders`` sections (the setup table), ``paths.results_dir``.
 
 Figures drawn where the results allow: accuracy vs anchors (Figure 3; per dataset and head,
 when more than one anchor count was run), reconstruction error vs anchors (Figure 8; per
@@ -41,6 +41,7 @@ When ``{results_dir}/appendix/summary.json`` exists, an "Appendix experiments" s
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -49,10 +50,10 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 from safetensors.numpy import load_file
 
-from latentstitch.config import load_group_config
-from latentstitch.data import sample_anchors
-from latentstitch.decoders import load_autoencoder
-from latentstitch.io import atomic_dir, load_encodings, write_text_atomic
+from latentstitch.config import group_config
+from latentstitch.io import atomic_dir, write_json_atomic, write_text_atomic
+from latentstitch.layout import metrics_path, plots_dir, report_dir, stitch_dir, stitch_table_path
+from latentstitch.plan import autoencoder_subset
 from latentstitch.provenance import git_revision
 from latentstitch.reports import figures as fig
 from latentstitch.reports.appendix import appendix_section
@@ -63,26 +64,14 @@ from latentstitch.reports.paper import load_paper_values
 from latentstitch.reports.tables import (
     TRANSLATION_METHODS,
     ReportTable,
-    bottleneck,
     build_tables,
     load_stitch_results,
     pair_kind,
 )
 from latentstitch.stages._cli import stage_main
-from latentstitch.stages.plan import anchor_plan, stitch_settings
-from latentstitch.stages.stitch import stitch_table_path
-from latentstitch.stages.train_autoencoders import autoencoder_dir, autoencoder_id, autoencoder_subset
-from latentstitch.stages.train_heads import accelerator_of
 from latentstitch.tracking import stage_run
-from latentstitch.translate import Translator
 
-REPORT_DIR = "report"
 HEATMAP_METHOD, HEATMAP_SCALING = "ortho", "standard"  # Figure 5: ortho with standard scaling
-GRID_METHODS = ("absolute", "affine", "linear", "l-ortho", "ortho", "ridge")  # Figure 6's rows
-
-
-def report_dir(results_dir: str | Path) -> Path:
-    return Path(results_dir) / REPORT_DIR
 
 
 def _report_settings(cfg: DictConfig) -> dict[str, Any]:
@@ -102,20 +91,12 @@ def _report_settings(cfg: DictConfig) -> dict[str, Any]:
     return settings
 
 
-def _ae_ids(grid: Any, l2: bool) -> list[str]:
-    return [autoencoder_id(int(b), int(s), bool(l2)) for b in grid.bottlenecks for s in grid.seeds]
-
-
-def _stitched_datasets(cfg: DictConfig) -> list[str]:
-    """The suite datasets the stitch stage writes a table for (same conditions as that stage)."""
-    names = []
-    for name, dcfg in cfg.suite.datasets.items():
-        classification = len(dcfg.get("encoders") or []) >= 2 and bool(dcfg.get("heads"))
-        grid = dcfg.get("autoencoders")
-        reconstruction = bool(grid) and any(len(_ae_ids(grid, l2)) >= 2 for l2 in grid.get("l2", [False]))
-        if classification or reconstruction:
-            names.append(name)
-    return names
+def _stitched_datasets(results_dir: Path) -> list[str]:
+    """The datasets the stitch stage wrote a table for (its summary.json)."""
+    path = stitch_dir(results_dir) / "summary.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found: run the stitch stage first")
+    return list(json.loads(path.read_text())["tables"])
 
 
 def _setup(cfg: DictConfig, paper: pd.DataFrame, mapping: dict) -> tuple[pd.DataFrame, list[str]]:
@@ -124,7 +105,7 @@ def _setup(cfg: DictConfig, paper: pd.DataFrame, mapping: dict) -> tuple[pd.Data
     tiny = bool(cfg.suite.get("tiny", False))
     rows, foreign_encoders, unmatched, stand_ins = [], [], [], []
     for name, dcfg in cfg.suite.datasets.items():
-        dataset = load_group_config("dataset", name)
+        dataset = group_config(cfg, "dataset", name)
         matched = sorted({d for t in sorted(set(paper["table"])) if (d := paper_dataset(name, t, paper, mapping))})
         if not matched:
             unmatched.append(name)
@@ -132,7 +113,7 @@ def _setup(cfg: DictConfig, paper: pd.DataFrame, mapping: dict) -> tuple[pd.Data
             stand_ins.append(f"{name} for {' / '.join(matched)}")
         encoders = []
         for encoder in dcfg.get("encoders") or []:
-            spec = load_group_config("encoder", encoder)
+            spec = group_config(cfg, "encoder", encoder)
             in_paper = spec.get("paper_table") == "Table 7" and not tiny
             if not in_paper:
                 foreign_encoders.append(encoder)
@@ -252,75 +233,44 @@ def _heatmaps(results: pd.DataFrame, tables: list[ReportTable], out: Path) -> li
 
 
 def _norm_figures(cfg: DictConfig, out: Path) -> list[FigureEntry]:
-    """Figure 4 per dataset: L2 norms of each encoder's test encodings."""
+    """Figure 4 per dataset: L2 norms of each encoder's test encodings (computed by stitch)."""
     entries = []
-    encodings_dir = Path(cfg.paths.encodings_dir)
-    for dataset, dcfg in cfg.suite.datasets.items():
-        encoders = list(dcfg.get("encoders") or [])
-        if not encoders:
-            continue
-        norms = {e: np.linalg.norm(load_encodings(encodings_dir / dataset / e / "test.safetensors")[0], axis=1)
-                 for e in encoders}
+    figures = stitch_dir(cfg.paths.results_dir) / "figures"
+    for dataset in json.loads((stitch_dir(cfg.paths.results_dir) / "summary.json").read_text()).get("norms", []):
+        norms = load_file(str(figures / f"norms_{dataset}.safetensors"))
+        encoders = [e for e in cfg.suite.datasets[dataset].get("encoders") or [] if e in norms]
         name = f"figures/norms_{dataset}.png"
-        fig.plot_norm_distributions(norms, out / name, title=f"{dataset}: L2 norm of the test encodings")
+        fig.plot_norm_distributions({e: norms[e] for e in encoders}, out / name,
+                                    title=f"{dataset}: L2 norm of the test encodings")
         entries.append(FigureEntry(f"Figure 4 analog: {dataset}, latent norm distribution per encoder", name))
     return entries
 
 
-def _grid_images(cfg: DictConfig, dataset: str, dcfg: Any, l2: bool, anchors: int | None,
-                 k: int) -> tuple[dict[str, np.ndarray], str] | None:
-    """Figure 6's rows for one decoder family: originals, the target's own reconstruction,
-    then the source's test latents translated (fit on the stitch stage's anchors of the first
-    seed) and decoded by the target autoencoder. None without two same-bottleneck autoencoders."""
-    grid = dcfg.autoencoders
-    ids = _ae_ids(grid, l2)
-    # the largest bottleneck's first two seeds (the paper's Figure 6 pairs 500-d autoencoders)
-    pairs = [(s, t) for s in ids for t in ids if s != t and bottleneck(s) == bottleneck(t)]
-    if not pairs:
-        return None
-    source, target = max(pairs, key=lambda pair: bottleneck(pair[0]))
-    results_dir = Path(cfg.paths.results_dir)
-    plan = anchor_plan(cfg, dataset, "reconstruction")
-    settings = stitch_settings(cfg, dataset, "reconstruction")
-    count, seed, stratified = anchors if anchors is not None else max(plan.counts), plan.seeds[0], plan.stratified
-    latents = {}
-    for ae in (source, target):
-        ae_dir = autoencoder_dir(results_dir, dataset, ae)
-        x_train, y_train, _ = load_encodings(ae_dir / "train.safetensors")
-        x_test, _, _ = load_encodings(ae_dir / "test.safetensors")
-        latents[ae] = (x_train, y_train, x_test[:k])
-    target_dir = autoencoder_dir(results_dir, dataset, target)
-    shown = load_file(str(target_dir / "reconstructions.safetensors"))
-    if len(shown["images"]) < k or len(latents[source][2]) < k:
-        raise ValueError(f"{target_dir} holds {len(shown['images'])} figure images; suite.report.images asks for {k}")
-    decoder = load_autoencoder(target_dir, accelerator=accelerator_of(cfg))
-    idx = sample_anchors(latents[source][1], count, seed, stratified=stratified)
-    rows = {"original": shown["images"][:k], "no-stitch": shown["reconstructions"][:k]}
-    for method in GRID_METHODS:
-        if method not in settings.methods:
-            continue
-        if method == "absolute":  # same bottleneck: the source's latents as they are
-            rows[method] = decoder.decode(latents[source][2])
-            continue
-        translator = Translator(method=method, scaling="standard", seed=seed, **settings.translator_kwargs)
-        translator.fit(latents[source][0][idx], latents[target][0][idx])
-        rows[method] = decoder.decode(np.asarray(translator.transform(latents[source][2]), dtype=np.float32))
-    return rows, f"{source} -> {target}, {count} anchors, seed {seed}"
-
-
 def _grid_figures(cfg: DictConfig, tables: list[ReportTable], k: int, out: Path) -> list[FigureEntry]:
+    """Figure 6 per dataset and decoder family, from the images the stitch stage decoded, at
+    the tables' anchor count (else the largest run)."""
     entries = []
+    figures = stitch_dir(cfg.paths.results_dir) / "figures"
     for dataset, dcfg in cfg.suite.datasets.items():
         grid = dcfg.get("autoencoders")
         if not grid:
             continue
         for l2 in grid.get("l2", [False]):
             family = "l2dec" if l2 else "plain"
-            anchors = _table_anchors(tables, f"reconstruction_{family}_same_standard", dataset)
-            made = _grid_images(cfg, dataset, dcfg, bool(l2), anchors, k)
-            if made is None:
+            path = figures / f"grid_{dataset}_{family}.safetensors"
+            if not path.exists():
                 continue
-            rows, what = made
+            meta = json.loads(path.with_suffix(".json").read_text())
+            images = load_file(str(path))
+            if len(images["original"]) < k:
+                raise ValueError(f"{path} holds {len(images['original'])} figure images; suite.report.images "
+                                 f"asks for {k}")
+            counts = sorted({row["anchors"] for row in meta["rows"]})
+            anchors = _table_anchors(tables, f"reconstruction_{family}_same_standard", dataset)
+            count = anchors if anchors in counts else max(counts)
+            rows = {"original": images["original"][:k], "no-stitch": images["no-stitch"][:k]}
+            rows.update({row["method"]: images[row["key"]][:k] for row in meta["rows"] if row["anchors"] == count})
+            what = f"{meta['source']} -> {meta['target']}, {count} anchors, seed {meta['seed']}"
             name = f"figures/reconstructions_{dataset}_{family}.png"
             decoders = "L2-input decoders" if l2 else "plain decoders"
             fig.plot_reconstruction_grid(rows, out / name, title=f"{dataset}: {what} ({decoders}, standard scaling)")
@@ -328,11 +278,53 @@ def _grid_figures(cfg: DictConfig, tables: list[ReportTable], k: int, out: Path)
     return entries
 
 
+def _headline_metrics(tables: list[ReportTable]) -> dict[str, Any]:
+    """Per table, the mean over its cells of each method's value: the numbers ``dvc metrics
+    show`` lists and ``dvc metrics diff`` compares between experiments."""
+    metrics: dict[str, Any] = {}
+    for table in tables:
+        tidy = table.tidy()
+        if tidy.empty:
+            continue
+        per_method = tidy.groupby(["metric", "method"], sort=True)["mean"].mean()
+        entry: dict[str, Any] = {}
+        for (metric, method), value in per_method.items():
+            if pd.notna(value):
+                entry.setdefault(str(metric), {})[str(method)] = round(float(value), 6)
+        metrics[table.spec.key] = entry
+    return metrics
+
+
+def _plot_tables(results: pd.DataFrame, ddof: int) -> dict[str, pd.DataFrame]:
+    """Figures 3 and 8 as tables for ``dvc plots``: per curve, one row per anchor count and
+    one column per method (mean over pairs and seeds, standard scaling; relative unscaled)."""
+    curves: dict[str, pd.DataFrame] = {}
+    cls = results[(results["task"] == "classification") & (results["metric"] == "accuracy")]
+    groups = [(f"figure3_{dataset}_{head}", rows) for (dataset, head), rows in cls.groupby(["dataset", "decoder"])]
+    rec = results[(results["task"] == "reconstruction") & (results["decoder"] == "ae") & (results["metric"] == "rmse")]
+    if not rec.empty:
+        kinds = np.array([pair_kind(s, t) for s, t in zip(rec["source"], rec["target"])])
+        for (dataset, l2), rows in rec.groupby(["dataset", "decoder_l2"]):
+            row_kinds = kinds[rec.index.get_indexer(rows.index)]
+            for pairs in ("same", "cross"):
+                groups.append((f"figure8_{dataset}_{'l2dec' if l2 else 'plain'}_{pairs}", rows[row_kinds == pairs]))
+    for name, rows in groups:
+        cells = fig.sweep_cells(rows, ddof) if len(rows) else None
+        if cells is None:
+            continue
+        chosen = cells[((cells["scaling"] == "standard") & cells["method"].isin(TRANSLATION_METHODS))
+                       | (cells["method"] == "relative")]
+        if chosen["anchors"].nunique() < 2:
+            continue
+        curves[name] = chosen.pivot_table(index="anchors", columns="method", values="mean").reset_index()
+    return curves
+
+
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Build the whole report of the suite; returns the paths of its files."""
     settings = _report_settings(cfg)
     results_dir = Path(cfg.paths.results_dir)
-    datasets = _stitched_datasets(cfg)
+    datasets = _stitched_datasets(results_dir)
     if not datasets:
         raise ValueError(f"suite {cfg.suite.name!r} stitches no dataset (each needs >= 2 encoders with heads, "
                          "or >= 2 autoencoders): nothing to report")
@@ -357,6 +349,10 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         write_text_atomic(out / "report.md", render_report(header, table_files, comparison, rankings, figures,
                                                             links=links, digits=digits)
                           + appendix_section(results_dir / "appendix", out))
+    write_json_atomic(metrics_path(results_dir), _headline_metrics(tables))
+    with atomic_dir(plots_dir(results_dir)) as plots:
+        for name, curve in _plot_tables(results, ddof).items():
+            curve.to_csv(plots / f"{name}.csv", index=False)
 
     with stage_run(cfg, "report") as tracker:
         for table in tables:

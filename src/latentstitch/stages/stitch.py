@@ -1,12 +1,19 @@
 """Stage stitch: every (source encoder, target decoder) pair of each suite dataset, every method,
 scaling, anchor count and seed, into one tidy table per dataset.
 
-    {results_dir}/stitch/{dataset}.csv      rewritten whole on each run
-    {results_dir}/stitch/summary.json       rows and seconds per phase, per dataset
-    {results_dir}/relative_heads/...        the `relative` baseline's decoders (kept across runs)
+    {results_dir}/stitch/{dataset}.csv      one table per dataset
+    {results_dir}/stitch/summary.json       the datasets stitched (with their tasks), rows and
+                                            seconds per phase: what the report reads
+    {results_dir}/stitch/figures/           what the report's figures need beyond the tables:
+        norms_{dataset}.safetensors         L2 norms of each encoder's test encodings (Figure 4)
+        grid_{dataset}_{family}.safetensors, .json   Figure 6: test images, the target's own
+            reconstructions, and the source's latents translated (per method and anchor count)
+            and decoded by the target autoencoder
+
+The folder is built aside and swapped in whole: a failed run leaves the previous one intact.
 
 Classification (Tables 1, 2, 5, 6): the suite's pretrained encoders with their trained heads
-(and relative heads for the ``relative`` baseline, trained here for the anchors in use).
+(and the relative heads of the stage train_relative_heads for the ``relative`` baseline).
 Reconstruction (Tables 3, 4, 8): the dataset's autoencoders, stitched within the same decoder
 family (plain or L2-normalized decoder input). Every row carries its provenance (dataset,
 task, versions, git revision, config hash). Anchors and settings: ``latentstitch.stages.plan``.
@@ -27,21 +34,20 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
 
+from latentstitch.config import group_config
 from latentstitch.data import load_dataset, sample_anchors
 from latentstitch.decoders import load_autoencoder, load_head
-from latentstitch.io import atomic_path, load_encodings, write_json_atomic
+from latentstitch.fitting import accelerator_of
+from latentstitch.io import atomic_dir, load_encodings, write_json_atomic
+from latentstitch.layout import autoencoder_dir, head_dir, relative_head_dir, stitch_dir
+from latentstitch.plan import anchor_plan, autoencoder_ids, autoencoder_subset, stitch_settings
 from latentstitch.provenance import provenance
 from latentstitch.stages._cli import stage_main
-from latentstitch.stages.train_autoencoders import autoencoder_dir, autoencoder_id, autoencoder_subset
-from latentstitch.stages.plan import anchor_plan, stitch_settings
-from latentstitch.stages.train_heads import accelerator_of, head_dir, train_relative_heads
 from latentstitch.stitching import Decoder, Space, stitch
 from latentstitch.tracking import stage_run
+from latentstitch.translate import Translator
 
-
-def stitch_table_path(results_dir: str | Path, dataset: str) -> Path:
-    """The DVC-tracked table of ``dataset`` (what the report reads)."""
-    return Path(results_dir) / "stitch" / f"{dataset}.csv"
+FIGURE_METHODS = ("absolute", "affine", "linear", "l-ortho", "ortho", "ridge")  # Figure 6's rows
 
 
 def stitch_output_dir(cfg: DictConfig) -> Path:
@@ -53,7 +59,7 @@ def stitch_output_dir(cfg: DictConfig) -> Path:
 
     if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
         return Path(HydraConfig.get().runtime.output_dir) / "stitch"
-    return Path(cfg.paths.results_dir) / "stitch"
+    return stitch_dir(cfg.paths.results_dir)
 
 
 def collect_sweep(sweep_dir: str | Path) -> pd.DataFrame:
@@ -92,9 +98,7 @@ def _add_seconds(phases: dict[str, float], table: pd.DataFrame) -> None:
         phases[phase] = phases.get(phase, 0.0) + seconds
 
 
-def _classification(
-    cfg: DictConfig, dataset: str, dcfg: Any, heads_summary: dict[str, Any], phases: dict[str, float]
-) -> pd.DataFrame | None:
+def _classification(cfg: DictConfig, dataset: str, dcfg: Any, phases: dict[str, float]) -> pd.DataFrame | None:
     encoders, heads = list(dcfg.get("encoders") or []), list(dcfg.get("heads") or [])
     if len(encoders) < 2 or not heads:
         return None
@@ -111,12 +115,11 @@ def _classification(
             decoders.append(Decoder.head(head, encoder, fitted))
             if "relative" not in settings.methods:
                 continue
-            start = time.perf_counter()
-            folders = train_relative_heads(cfg, dataset, encoder, head, plan, heads_summary)
-            phases["relative heads"] = phases.get("relative heads", 0.0) + time.perf_counter() - start
-            for key, folder in folders.items():
-                decoders.append(Decoder(head, encoder, "classifier", load_head(folder).predict_relative,
-                                        relative=True, anchor_key=key))
+            for count in plan.counts:  # trained by the stage train_relative_heads
+                for seed in plan.seeds:
+                    folder = relative_head_dir(results_dir, dataset, encoder, head, count, seed)
+                    decoders.append(Decoder(head, encoder, "classifier", load_head(folder).predict_relative,
+                                            relative=True, anchor_key=(count, seed)))
     table = stitch(
         spaces, decoders, settings, y_test=y_test,
         anchor_indices=lambda count, seed: sample_anchors(y_train, count, seed, stratified=plan.stratified),
@@ -125,18 +128,20 @@ def _classification(
     return table.assign(task="classification")
 
 
-def _reconstruction(cfg: DictConfig, dataset: str, dcfg: Any, phases: dict[str, float]) -> pd.DataFrame | None:
+def _reconstruction(cfg: DictConfig, dataset: str, dcfg: Any, phases: dict[str, float],
+                    figures: Path) -> pd.DataFrame | None:
     grid = dcfg.get("autoencoders")
     if not grid:
         return None
     results_dir = Path(cfg.paths.results_dir)
     plan = anchor_plan(cfg, dataset, "reconstruction")
     settings = stitch_settings(cfg, dataset, "reconstruction")
-    images_test = np.asarray(load_dataset(dataset, subset=autoencoder_subset(dcfg)).test.inputs, dtype=np.float32) / 255.0
+    data = load_dataset(group_config(cfg, "dataset", dataset), subset=autoencoder_subset(dcfg))
+    images_test = np.asarray(data.test.inputs, dtype=np.float32) / 255.0
     accelerator = accelerator_of(cfg)
     tables = []
     for l2 in grid.get("l2", [False]):  # plain and L2-input decoders are separate families
-        ids = [autoencoder_id(int(b), int(s), bool(l2)) for b in grid.bottlenecks for s in grid.seeds]
+        ids = autoencoder_ids(grid, bool(l2))
         if len(ids) < 2:
             continue
         spaces, y_train, _ = _load_spaces(
@@ -153,34 +158,98 @@ def _reconstruction(cfg: DictConfig, dataset: str, dcfg: Any, phases: dict[str, 
         )
         _add_seconds(phases, table)
         tables.append(table.assign(task="reconstruction", decoder_l2=bool(l2)))
+        _grid_images(cfg, dataset, ids, bool(l2), figures)
     return pd.concat(tables, ignore_index=True) if tables else None
 
 
+def _grid_images(cfg: DictConfig, dataset: str, ids: list[str], l2: bool, figures: Path) -> None:
+    """Figure 6's images for one decoder family: the largest bottleneck's first two
+    autoencoders (source -> target), the target's first test images and own reconstructions,
+    and the source's test latents translated (fitted on the anchors of the plan's first seed,
+    standard scaling, for every anchor count) and decoded by the target."""
+    from safetensors.numpy import load_file, save_file
+
+    from latentstitch.layout import bottleneck_of
+
+    pairs = [(s, t) for s in ids for t in ids if s != t and bottleneck_of(s) == bottleneck_of(t)]
+    if not pairs:
+        return
+    source, target = max(pairs, key=lambda pair: bottleneck_of(pair[0]))
+    results_dir = Path(cfg.paths.results_dir)
+    plan = anchor_plan(cfg, dataset, "reconstruction")
+    settings = stitch_settings(cfg, dataset, "reconstruction")
+    seed = plan.seeds[0]
+    target_dir = autoencoder_dir(results_dir, dataset, target)
+    shown = load_file(str(target_dir / "reconstructions.safetensors"))
+    k = len(shown["images"])
+    x_source, y_source, _ = load_encodings(autoencoder_dir(results_dir, dataset, source) / "train.safetensors")
+    x_target, _, _ = load_encodings(target_dir / "train.safetensors")
+    z_source = load_encodings(autoencoder_dir(results_dir, dataset, source) / "test.safetensors")[0][:k]
+    decoder = load_autoencoder(target_dir, accelerator=accelerator_of(cfg))
+    images = {"original": shown["images"], "no-stitch": shown["reconstructions"]}
+    rows = []
+    for count in plan.counts:
+        idx = sample_anchors(y_source, count, seed, stratified=plan.stratified)
+        for method in FIGURE_METHODS:
+            if method not in settings.methods:
+                continue
+            key = f"{method}@{count}"
+            if method == "absolute":  # same bottleneck: the source's latents as they are
+                images[key] = decoder.decode(z_source)
+            else:
+                translator = Translator(method=method, scaling="standard", seed=seed, **settings.translator_kwargs)
+                translator.fit(x_source[idx], x_target[idx])
+                images[key] = decoder.decode(np.asarray(translator.transform(z_source), dtype=np.float32))
+            rows.append({"key": key, "method": method, "anchors": count})
+    family = "l2dec" if l2 else "plain"
+    save_file({name: np.ascontiguousarray(v, dtype=np.float32) for name, v in images.items()},
+              str(figures / f"grid_{dataset}_{family}.safetensors"))
+    write_json_atomic(figures / f"grid_{dataset}_{family}.json",
+                      {"source": source, "target": target, "seed": seed, "scaling": "standard", "rows": rows})
+
+
+def _norms(cfg: DictConfig, dataset: str, dcfg: Any, figures: Path) -> bool:
+    """Figure 4's data: the L2 norm of every test encoding of each of the dataset's encoders."""
+    from safetensors.numpy import save_file
+
+    encoders = list(dcfg.get("encoders") or [])
+    if not encoders:
+        return False
+    encodings_dir = Path(cfg.paths.encodings_dir)
+    norms = {e: np.linalg.norm(load_encodings(encodings_dir / dataset / e / "test.safetensors")[0], axis=1)
+             for e in encoders}
+    save_file({e: np.ascontiguousarray(n, dtype=np.float32) for e, n in norms.items()},
+              str(figures / f"norms_{dataset}.safetensors"))
+    return True
+
+
 def run(cfg: DictConfig) -> dict[str, Any]:
-    """Stitch every suite dataset; writes one CSV per dataset (and ``summary.json``) and
-    returns their paths, sizes and seconds per phase."""
-    out_dir = stitch_output_dir(cfg)
-    summary: dict[str, Any] = {"tables": {}, "relative_heads": {"trained": 0, "kept": 0, "test_accuracy": {}}}
+    """Stitch every suite dataset; writes one CSV per dataset, the figures' data and
+    ``summary.json``, and returns the summary (tables: path, rows, tasks, seconds per phase)."""
+    final = stitch_output_dir(cfg)
+    summary: dict[str, Any] = {"suite": str(cfg.suite.name), "tables": {}, "norms": []}
     stamp = provenance(cfg)
-    with stage_run(cfg, "stitch") as tracker:
+    with stage_run(cfg, "stitch") as tracker, atomic_dir(final) as out:
+        figures = out / "figures"
+        figures.mkdir()
         for dataset, dcfg in cfg.suite.datasets.items():
+            if _norms(cfg, dataset, dcfg, figures):
+                summary["norms"].append(dataset)
             start = time.perf_counter()
             phases: dict[str, float] = {}
-            parts = [t for t in (_classification(cfg, dataset, dcfg, summary["relative_heads"], phases),
-                                 _reconstruction(cfg, dataset, dcfg, phases))
+            parts = [t for t in (_classification(cfg, dataset, dcfg, phases),
+                                 _reconstruction(cfg, dataset, dcfg, phases, figures))
                      if t is not None]
             if not parts:
                 continue
             table = pd.concat(parts, ignore_index=True).assign(dataset=dataset, suite=cfg.suite.name, **stamp)
-            path = out_dir / f"{dataset}.csv"
-            with atomic_path(path) as tmp:
-                table.to_csv(tmp, index=False)
+            table.to_csv(out / f"{dataset}.csv", index=False)
             seconds = time.perf_counter() - start
-            summary["tables"][dataset] = {"path": str(path), "rows": len(table), "seconds": seconds,
-                                          "phases": phases}
+            summary["tables"][dataset] = {"path": str(final / f"{dataset}.csv"), "rows": len(table),
+                                          "tasks": sorted(set(table["task"])), "seconds": seconds, "phases": phases}
             tracker.log({f"stitch/{dataset}/seconds": seconds})
             tracker.log_table(f"stitch/{dataset}", table)
-        write_json_atomic(out_dir / "summary.json", summary)
+        write_json_atomic(out / "summary.json", summary)
     return summary
 
 

@@ -9,7 +9,7 @@ combination on the train split (the suite's subset, if any) and writes:
         autoencoder.safetensors, autoencoder.json   weights and settings (save_autoencoder)
         train.safetensors, test.safetensors   the encoder's latents in the encode stage's
             format (latentstitch.io), so stitching treats the autoencoder like any encoder
-        metrics.json   train/test rmse, seconds per epoch, ...
+        metrics.json   train/test rmse, seconds per epoch, ..., fingerprint and content hashes
         reconstructions.safetensors   the first 16 test images and their reconstructions
 
 The latents live beside the weights rather than in ``encodings_dir``: that folder is the
@@ -17,7 +17,11 @@ encode stage's DVC output, and a path can be the output of one stage only.
 
 with ``ae_id = ae_b{bottleneck}_s{seed}`` plus ``_l2`` when the decoder L2-normalizes its
 input. rmse is the paper's "reconstruction MSE": mean over images of the per-pixel squared
-error, pixels in [0, 1]. Outputs whose metrics.json records the same fingerprint are kept.
+error, pixels in [0, 1]. Outputs whose metrics.json records the same fingerprint (settings,
+the dataset's config and subset) and whose files match their recorded content hashes are kept;
+anything else is rebuilt aside and swapped in (``latentstitch.artifacts``). Settings come from
+the config's ``autoencoders`` section (params.yaml; conf/autoencoder/), the data from its
+``datasets`` section.
 """
 
 from __future__ import annotations
@@ -30,26 +34,20 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 from safetensors.numpy import save_file
 
-from latentstitch.config import load_group_config
+from latentstitch.artifacts import keep_or_build
+from latentstitch.config import group_config
 from latentstitch.data import Dataset, load_dataset
 from latentstitch.decoders import CNNAutoencoder, reconstruction_mse, save_autoencoder
 from latentstitch.decoders.training import finish_logger, make_logger
-from latentstitch.io import atomic_path, read_encodings_meta, save_encodings
-from latentstitch.provenance import config_hash
+from latentstitch.fitting import accelerator_of
+from latentstitch.io import atomic_path, save_encodings
+from latentstitch.layout import autoencoder_dir, autoencoder_id
+from latentstitch.plan import autoencoder_subset
+from latentstitch.provenance import config_hash, provenance
 from latentstitch.stages._cli import stage_main
-from latentstitch.stages.train_heads import accelerator_of, is_complete, keep_or_train
 
 FIGURE_IMAGES = 16
 RMSE_DEFINITION = "mean over images of the mean squared pixel error, pixels in [0, 1] (paper: reconstruction MSE)"
-
-
-def autoencoder_id(bottleneck: int, seed: int, l2: bool) -> str:
-    """The encoder id of an autoencoder in the encodings cache and results: ae_b500_s0[_l2]."""
-    return f"ae_b{bottleneck}_s{seed}" + ("_l2" if l2 else "")
-
-
-def autoencoder_dir(results_dir: str | Path, dataset: str, ae_id: str) -> Path:
-    return Path(results_dir) / "autoencoders" / dataset / ae_id
 
 
 def _train_one(
@@ -59,9 +57,11 @@ def _train_one(
     settings: dict[str, Any],
     ae_id: str,
     out: Path,
+    final: Path,
     fingerprint: str,
 ) -> dict[str, Any]:
-    """Fit one autoencoder, save it, export its latents, and return its metrics."""
+    """Fit one autoencoder, save it into ``out`` (a staging folder that becomes ``final``),
+    export its latents, and return its metrics."""
     ae = CNNAutoencoder(**settings, accelerator=accelerator_of(cfg))
     group = f"{cfg.suite.name}/train_autoencoders"
     logger = make_logger(cfg.get("logger"), name=f"{dataset_name}/{ae_id}", group=group)
@@ -88,7 +88,7 @@ def _train_one(
                 "dataset_subset": dataset.meta.get("subset"),
                 "dataset_domain": dataset.meta.get("domain"),
                 "labels_sha1": hashlib.sha1(np.ascontiguousarray(data.labels, dtype=np.int64).tobytes()).hexdigest(),
-                "autoencoder_dir": str(out),
+                "autoencoder_dir": str(final),
                 "fingerprint": fingerprint,
             },
         )
@@ -111,21 +111,6 @@ def _train_one(
     }
 
 
-def _latents_match(path: Path, fingerprint: str) -> bool:
-    """The exported latents exist and come from the autoencoder with this fingerprint."""
-    return path.exists() and read_encodings_meta(path).get("fingerprint") == fingerprint
-
-
-def autoencoder_subset(dcfg: Any) -> dict | None:
-    """The subset the autoencoders of a suite dataset train and test on: their own
-    ``autoencoders.subset`` when set (null: the whole dataset), else the dataset's ``subset``
-    (what the encoders see). Autoencoders are cheap next to pretrained encoders, so a suite
-    may train them on all of a dataset whose encodings it subsamples."""
-    grid = dcfg.get("autoencoders") or {}
-    subset = grid["subset"] if "subset" in grid else dcfg.get("subset")
-    return OmegaConf.to_container(subset, resolve=True) if OmegaConf.is_config(subset) else subset
-
-
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Train (or keep) every autoencoder of the suite; returns counts and test rmse per id."""
     results_dir = Path(cfg.paths.results_dir)
@@ -135,12 +120,12 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         if not grid:
             continue
         subset = autoencoder_subset(dcfg)
-        dataset = load_dataset(name, subset=subset)
+        dataset = load_dataset(group_config(cfg, "dataset", name), subset=subset)
         if dataset.modality != "image":
             raise ValueError(
                 f"suite dataset {name!r} has autoencoders but is a {dataset.modality} dataset; they need images"
             )
-        base = OmegaConf.to_container(load_group_config("autoencoder", grid.get("config", "cnn")), resolve=True)
+        base = OmegaConf.to_container(group_config(cfg, "autoencoder", grid.get("config", "cnn")), resolve=True)
         for bottleneck in grid.bottlenecks:
             for seed in grid.seeds:
                 for l2 in grid.get("l2", [False]):
@@ -149,11 +134,10 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                     settings = {**base, "bottleneck": int(bottleneck), "seed": int(seed), "l2_normalize": bool(l2)}
                     record = {"dataset": name, "autoencoder": ae_id, "settings": settings, "subset": subset}
                     fingerprint = config_hash({**record, "data": dataset.meta.get("config")})
-                    outputs = [out / "train.safetensors", out / "test.safetensors"]
-                    metrics = keep_or_train(
-                        out, fingerprint, record, summary=summary,
-                        complete=is_complete(out, fingerprint) and all(_latents_match(p, fingerprint) for p in outputs),
-                        train=lambda: _train_one(cfg, name, dataset, settings, ae_id, out, fingerprint),
+                    metrics = keep_or_build(
+                        out, fingerprint, {**record, **provenance()}, summary=summary,
+                        build=lambda staging: _train_one(cfg, name, dataset, settings, ae_id, staging, out,
+                                                         fingerprint),
                     )
                     summary["test_rmse"][f"{name}/{ae_id}"] = metrics["test_rmse"]
     return summary

@@ -26,8 +26,10 @@ from typing import Any, Literal
 from omegaconf import DictConfig, OmegaConf
 
 from latentstitch.stitching import StitchSettings
+from latentstitch.translate import METHODS
 
-DEFAULT_METHODS = ["absolute", "relative", "affine", "linear", "l-ortho", "ortho", "ridge"]
+# the baselines and every translation method of the registry (latentstitch.translate.METHODS)
+DEFAULT_METHODS = ["absolute", "relative", *(m for m in METHODS if m != "absolute")]
 DEFAULT_SCALINGS = ["standard", "l2"]
 _SCOPE_KEYS = {"anchors", "methods", "scalings", "retrieval_queries", "translator"}
 _ANCHOR_KEYS = {"num", "seeds", "stratified"}
@@ -144,3 +146,20 @@ def stitch_settings(cfg: DictConfig, dataset: str, task: Task = "classification"
 def wants_relative(cfg: DictConfig, dataset: str) -> bool:
     """Whether ``dataset``'s classification stitching runs the ``relative`` baseline."""
     return "relative" in stitch_settings(cfg, dataset, "classification").methods
+
+
+def autoencoder_subset(dcfg: Any) -> dict | None:
+    """The subset the autoencoders of a suite dataset train and test on: their own
+    ``autoencoders.subset`` when set (null: the whole dataset), else the dataset's ``subset``
+    (what the encoders see). Autoencoders are cheap next to pretrained encoders, so a suite
+    may train them on all of a dataset whose encodings it subsamples."""
+    grid = dcfg.get("autoencoders") or {}
+    subset = grid["subset"] if "subset" in grid else dcfg.get("subset")
+    return OmegaConf.to_container(subset, resolve=True) if OmegaConf.is_config(subset) else subset
+
+
+def autoencoder_ids(grid: Any, l2: bool) -> list[str]:
+    """The ids of one decoder family (plain or L2 input) of a suite dataset's autoencoder grid."""
+    from latentstitch.layout import autoencoder_id
+
+    return [autoencoder_id(int(b), int(s), bool(l2)) for b in grid.bottlenecks for s in grid.seeds]
