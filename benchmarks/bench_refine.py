@@ -101,6 +101,7 @@ def main() -> None:
         "seconds": times,
         "mined_pairs": len(pairs.score),
         "mined_pairs_correct": correct,
+        "recomputed_rows_and_columns": pairs.recomputed,
         "guard": out.refine_guard_,
         "load_average": {"before": load_before, "after": load_after},
         "machine": {"python": platform.python_version(), "torch": torch.__version__,
@@ -126,7 +127,8 @@ def main() -> None:
         f"ratio of medians {r['ratio_of_medians']:.2f}x). With the guard: "
         f"{g['median_paired_ratio']:.2f}x.",
         "",
-        f"The round mined {len(pairs.score):,} mutual CSLS pairs, {correct:.1%} of them correct.",
+        f"The round mined {len(pairs.score):,} mutual CSLS pairs, {correct:.1%} of them correct; "
+        f"{pairs.recomputed:,} of the {2 * args.pool:,} rows and columns needed the exact recomputation.",
     ]
     write_text_atomic(RESULTS / "refine.md", "\n".join(md) + "\n")
     print("\n".join(md))

@@ -108,13 +108,14 @@ class FewAnchorSettings:
 
 
 def few_anchor_sweep(source: Space, target: Space, decoder: str, predict: Callable[[np.ndarray], np.ndarray],
-                     y_train: np.ndarray, y_test: np.ndarray, settings: FewAnchorSettings) -> pd.DataFrame:
+                     y_train: np.ndarray, y_test: np.ndarray, settings: FewAnchorSettings,
+                     log: Callable[[str], None] | None = None) -> pd.DataFrame:
     """Rows ``FEW_ANCHOR_COLUMNS`` (metric ``accuracy``) for one pair: ``predict`` is the target's
     decoder (labels from target encodings). Anchors: ``sample_anchors(y_train, count, seed,
     strategy=..., encodings=source.train)`` (strategies that look at encodings look at the
     source's). Pools for ``refine``: ``source.train`` and ``target.train``, each shuffled by
     ``random_order(n, (seed, 1))`` and ``(seed, 2)``. Raises ValueError when a count exceeds
-    the train split."""
+    the train split. ``log``, if given, receives one line per cell."""
     n = len(y_train)
     too_many = [c for c in settings.counts if c > n]
     if too_many:
@@ -148,4 +149,8 @@ def few_anchor_sweep(source: Space, target: Space, decoder: str, predict: Callab
                         seconds = fit_seconds + time.perf_counter() - start
                         rows.append({**cell, "refine": refined, "value": accuracy, "refine_accepted": accepted,
                                      "refine_rounds": rounds, "refine_pairs": pairs, "seconds": seconds})
+                        if log is not None:
+                            log(f"{source.name} -> {target.name} seed {seed} {strategy} {count} {method} "
+                                f"{'refined' if refined else 'plain'}: {accuracy:.3f} ({seconds:.1f} s"
+                                f"{'' if accepted in (None, True) else ', start kept'})")
     return pd.DataFrame(rows, columns=FEW_ANCHOR_COLUMNS)

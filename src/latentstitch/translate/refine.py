@@ -30,13 +30,15 @@ class MinedPairs:
 
     ``x_index[p]`` and ``y_index[p]`` are pair p's rows; ``score[p]`` its criterion value
     (CSLS or cosine), pairs in decreasing score. ``mean_similarity`` is the mean cosine of the
-    kept pairs.
+    kept pairs. ``recomputed``: rows plus columns whose CSLS neighbour the one-pass bound could
+    not settle, recomputed exactly (a measure of the extra cost; see ``mutual_neighbours``).
     """
 
     x_index: torch.Tensor
     y_index: torch.Tensor
     score: torch.Tensor
     mean_similarity: float
+    recomputed: int = 0
 
 
 def _normalized(z: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
@@ -105,6 +107,7 @@ def mutual_neighbours(
     fwd_best, where = fwd_scores.max(dim=1)
     fwd = torch.gather(row_idx, 1, where[:, None])[:, 0]
     unsure = torch.nonzero(2 * row_vals[:, -1] - r_b.min() >= fwd_best).flatten() if kk < m2 else row_idx[:0, 0]
+    recomputed = len(unsure)
     for start in range(0, len(unsure), chunk_size):
         rows = unsure[start:start + chunk_size]
         fwd[rows] = (2 * (a[rows] @ b.T) - r_b).argmax(dim=1)
@@ -112,6 +115,7 @@ def mutual_neighbours(
     bwd_best, where = bwd_scores.max(dim=0)
     bwd = torch.gather(col_idx, 0, where[None, :])[0]
     unsure = torch.nonzero(2 * col_vals[-1] - r_a.min() >= bwd_best).flatten() if kk < m1 else col_idx[0, :0]
+    recomputed += len(unsure)
     for start in range(0, len(unsure), chunk_size):
         cols = unsure[start:start + chunk_size]
         bwd[cols] = (2 * (b[cols] @ a.T) - r_a).argmax(dim=1)
@@ -122,7 +126,7 @@ def mutual_neighbours(
     # Decreasing score; ties (equal scores) in x order, so the result is reproducible.
     order = torch.sort(score, descending=True, stable=True).indices
     return MinedPairs(x_index[order], y_index[order], score[order],
-                      float(cos.mean()) if len(cos) else float("nan"))
+                      float(cos.mean()) if len(cos) else float("nan"), recomputed)
 
 
 def _fresh(translator: Any) -> Any:
@@ -268,7 +272,7 @@ class _Miner:
             return pairs
         cos = (pred[pairs.x_index[keep]] * self.y_unit[pairs.y_index[keep]]).sum(dim=1)
         return MinedPairs(pairs.x_index[keep], pairs.y_index[keep], pairs.score[keep],
-                          float(cos.mean()) if len(cos) else float("nan"))
+                          float(cos.mean()) if len(cos) else float("nan"), pairs.recomputed)
 
     def unit(self, y: torch.Tensor) -> torch.Tensor:
         """Rows of Y's space, centered on the pool's mean and scaled as the pool, unit norm."""
