@@ -5,7 +5,8 @@ virtual environment with the core install only (numpy, torch, safetensors):
 
     python tests/readme_examples.py README.md [--core]
 
-``--core`` skips the blocks that need scikit-learn (the ones importing ``sklearn``).
+``--core`` skips the blocks that need scikit-learn or the suite (the ones importing ``sklearn``
+or ``latentstitch.data``).
 """
 
 from __future__ import annotations
@@ -45,9 +46,23 @@ def run(readme: str | Path, core_only: bool = False) -> int:
     }
     ran = 0
     for block in blocks:
-        if core_only and "sklearn" in block:
+        if core_only and ("sklearn" in block or "latentstitch.data" in block):
             continue
+        few = "refine(" in block
+        if few:
+            # few anchors + unpaired pools: a signed permutation with per-feature scale and shift
+            # of a space with a decaying spectrum (standard scaling + ortho undo it exactly)
+            frng = np.random.default_rng(0)
+            z = frng.normal(size=(1200, 16)) * 0.6 ** np.arange(16)
+            perm = np.eye(16)[frng.permutation(16)] * frng.choice([-1.0, 1.0], size=16)
+            y = z @ perm * frng.uniform(0.5, 2.0, size=16) + frng.normal(size=16)
+            ns.update(x_train=z[:1000], y_train=y[:1000], x_pool=z[:1000], y_pool=y[:1000][frng.permutation(1000)])
         exec(block, ns)
+        if few:
+            start, refined = ns["t"], ns["t2"]
+            assert refined.refine_accepted_ and refined.get_params() == start.get_params()
+            err = [np.abs(t.transform(z[1000:]) - y[1000:]).mean() for t in (start, refined)]
+            assert err[1] < 1e-6 * err[0], err
         ran += 1
         if "y_hat" in ns and "y_hats" not in ns:
             np.testing.assert_allclose(ns["y_hat"], target(ns["x"]), atol=1e-6)

@@ -58,6 +58,10 @@ _ANCHORS = {"num": ANY, "seeds": ANY, "stratified": ANY}
 _AE_GRID = {"config": ANY, "bottlenecks": ANY, "seeds": ANY, "l2": ANY, "subset": _SUBSET}
 _SCOPE = {"anchors": _ANCHORS, "methods": ANY, "scalings": ANY, "retrieval_queries": ANY, "translator": "translator"}
 _ALPHAS = {"min": ANY, "max": ANY, "num": ANY}
+# The few-anchor sweep (beyond the paper; latentstitch.few_anchors.FewAnchorSettings)
+_FEW_SCOPE = {"anchors": {"num": ANY, "seeds": ANY}, "methods": ANY, "scaling": ANY, "anchor_strategies": ANY,
+              "refine": ANY, "refine_options": ANY, "refine_overrides": ANY, "translator": ANY, "pairs": ANY}
+_FEW = {**_FEW_SCOPE, "datasets": Each(_FEW_SCOPE)}
 
 SCHEMA: dict[str, Any] = {
     "paths": {"cache_dir": ANY, "models_dir": ANY, "encodings_dir": ANY, "results_dir": ANY},
@@ -74,7 +78,7 @@ SCHEMA: dict[str, Any] = {
                           "autoencoders": _AE_GRID}),
         "anchors": _ANCHORS,
         "stitch": {"methods": ANY, "scalings": ANY, "retrieval_queries": ANY, "translator": "translator",
-                   "datasets": Each({**_SCOPE, "autoencoders": _SCOPE})},
+                   "datasets": Each({**_SCOPE, "autoencoders": _SCOPE}), "few_anchors": _FEW},
         "report": {"paper_datasets": ANY, "anchors": ANY, "note": ANY, "ddof": ANY, "digits": ANY, "images": ANY},
         "appendix": {
             "figure12": {"paper_figure": ANY, "dataset": ANY, "encoder": ANY, "head": ANY, "layers": ANY,

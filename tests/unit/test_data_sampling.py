@@ -118,3 +118,86 @@ def test_stratified_indices_draws_each_class_uniformly():
         hits[stratified_indices(labels, 4, seed)] += 1
     # one item of class 0 (of 10) and three of class 1 (of 30) per draw: rate 0.1 everywhere
     assert np.all(np.abs(hits / 1000 - 0.1) < 0.05)
+
+
+# ---- anchor strategies beyond the paper's uniform draw -------------------------------------
+
+
+def _clustered(size=600, d=8, clusters=6, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(clusters, d)) * 10
+    labels = np.arange(size) % clusters
+    return centres[labels] + rng.normal(size=(size, d)), labels
+
+
+@pytest.mark.parametrize("strategy", ["uniform", "stratified", "class_balanced", "kmeans", "farthest_point"])
+@pytest.mark.parametrize("n", [1, 7, 60, 600])
+def test_every_strategy_is_seeded_and_gives_distinct_valid_indices(strategy, n):
+    x, labels = _clustered()
+    kwargs = {"strategy": strategy, "encodings": x}
+    first = sample_anchors(labels, n, 3, **kwargs)
+    assert first.dtype == np.int64 and len(first) == n
+    assert np.all(np.diff(first) > 0) and first.min() >= 0 and first.max() < len(labels)
+    assert np.array_equal(first, sample_anchors(labels, n, 3, **kwargs))
+    if 1 < n < 600 and strategy != "kmeans":  # k-means with many centres is nearly seed-free
+        assert not np.array_equal(first, sample_anchors(labels, n, 4, **kwargs))
+
+
+def test_kmeans_and_farthest_point_cover_every_cluster():
+    """Six well-separated clusters: six anchors land one per cluster (uniform often misses one)."""
+    x, labels = _clustered()
+    for strategy in ("kmeans", "farthest_point"):
+        for seed in range(5):
+            anchors = sample_anchors(labels, 6, seed, strategy=strategy, encodings=x)
+            assert sorted(labels[anchors].tolist()) == list(range(6)), (strategy, seed)
+    misses = sum(len(set(labels[sample_anchors(labels, 6, s)])) < 6 for s in range(20))
+    assert misses > 0
+
+
+def test_kmeans_anchor_is_the_member_nearest_each_centre():
+    from sklearn.cluster import KMeans
+
+    from latentstitch.data.sampling import _int_seed
+
+    x, labels = _clustered(size=200)
+    anchors = sample_anchors(labels, 6, 2, strategy="kmeans", encodings=x)
+    km = KMeans(n_clusters=6, n_init=1, max_iter=100, random_state=_int_seed(2)).fit(x)
+    oracle = [np.flatnonzero(km.labels_ == c)[np.argmin(((x[km.labels_ == c] - m) ** 2).sum(1))]
+              for c, m in enumerate(km.cluster_centers_)]
+    assert anchors.tolist() == sorted(oracle)
+
+
+def test_farthest_point_is_greedy():
+    x = np.array([[0.0], [1.0], [10.0], [4.0], [6.0]])
+    anchors = sample_anchors(5, 3, 0, strategy="farthest_point", encodings=x)
+    first = int(random_order(5, 0)[0])
+    chosen = [first]
+    for _ in range(2):
+        dist = np.min(np.abs(x[:, 0][:, None] - x[chosen, 0][None, :]), axis=1)
+        chosen.append(int(np.argmax(dist)))
+    assert anchors.tolist() == sorted(chosen)
+
+
+def test_class_balanced_gives_equal_shares_and_fills_from_larger_classes():
+    labels = np.repeat(np.arange(3), [500, 300, 4])
+    counts = np.bincount(labels[sample_anchors(labels, 30, 1, strategy="class_balanced")], minlength=3)
+    assert counts.tolist() == [13, 13, 4]  # the small class gives its unused share away
+    counts = np.bincount(labels[sample_anchors(labels, 10, 1, strategy="class_balanced")], minlength=3)
+    assert sorted(counts.tolist()) == [3, 3, 4] and counts[2] <= 4
+
+
+@pytest.mark.parametrize(
+    "args, kwargs, match",
+    [
+        ((100, 5, 0), {"strategy": "random"}, "unknown anchor strategy 'random'"),
+        ((100, 5, 0), {"strategy": "class_balanced"}, "need labels"),
+        ((100, 5, 0), {"strategy": "kmeans"}, "need encodings"),
+        ((100, 5, 0), {"strategy": "kmeans", "encodings": np.zeros((99, 3))}, r"shape \(100, d\)"),
+        ((100, 5, 0), {"strategy": "farthest_point", "encodings": np.full((100, 3), np.nan)}, "NaN"),
+        ((100, 5, 0), {"strategy": "farthest_point", "encodings": np.zeros((100, 3), dtype=int)}, "floating"),
+        ((np.arange(100) % 2, 5, 0), {"strategy": "kmeans", "stratified": True}, "cannot be combined"),
+    ],
+)
+def test_anchor_strategy_errors(args, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        sample_anchors(*args, **kwargs)

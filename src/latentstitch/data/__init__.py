@@ -6,6 +6,7 @@ from latentstitch.data.errors import DatasetUnavailableError
 from latentstitch.data.image_files import ImageFiles
 from latentstitch.data.registry import SOURCES, load_dataset
 from latentstitch.data.sampling import (
+    ANCHOR_STRATEGIES,
     random_order,
     sample_anchors,
     stratified_indices,
@@ -13,6 +14,7 @@ from latentstitch.data.sampling import (
 )
 
 __all__ = [
+    "ANCHOR_STRATEGIES",
     "DOMAINS",
     "SOURCES",
     "Dataset",

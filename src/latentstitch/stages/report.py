@@ -57,6 +57,7 @@ from latentstitch.plan import autoencoder_subset
 from latentstitch.provenance import git_revision
 from latentstitch.reports import figures as fig
 from latentstitch.reports.appendix import appendix_section
+from latentstitch.reports.few_anchors import few_anchors_section
 from latentstitch.reports.compare import compare_with_paper, method_rankings, paper_dataset
 from latentstitch.reports.document import FigureEntry, ReportHeader, render_comparison, render_report
 from latentstitch.reports.markdown import latex_table, markdown_table
@@ -348,6 +349,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         links = {"comparison": "comparison.md", "comparison CSV": "comparison.csv", "rankings CSV": "rankings.csv"}
         write_text_atomic(out / "report.md", render_report(header, table_files, comparison, rankings, figures,
                                                             links=links, digits=digits)
+                          + few_anchors_section(results_dir / "stitch" / "few_anchors", out, digits)
                           + appendix_section(results_dir / "appendix", out))
     write_json_atomic(metrics_path(results_dir), _headline_metrics(tables))
     with atomic_dir(plots_dir(results_dir)) as plots:

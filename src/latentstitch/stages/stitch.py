@@ -223,6 +223,38 @@ def _norms(cfg: DictConfig, dataset: str, dcfg: Any, figures: Path) -> bool:
     return True
 
 
+def _few_anchors(cfg: DictConfig, dataset: str, dcfg: Any, phases: dict[str, float]) -> pd.DataFrame | None:
+    """The few-anchor sweep of ``suite.stitch.few_anchors`` for ``dataset`` (None if not configured):
+    each listed (source, target) pair with the target's first head."""
+    from omegaconf import OmegaConf
+
+    from latentstitch.few_anchors import FewAnchorSettings, few_anchor_sweep
+
+    block = OmegaConf.select(cfg, "suite.stitch.few_anchors")
+    if block is None:
+        return None
+    settings = FewAnchorSettings.from_config(OmegaConf.to_container(block, resolve=True), dataset)
+    if settings is None:
+        return None
+    heads, encoders = list(dcfg.get("heads") or []), list(dcfg.get("encoders") or [])
+    if not heads:
+        raise ValueError(f"suite.stitch.few_anchors.datasets.{dataset}: the dataset has no heads to score with")
+    start = time.perf_counter()
+    results_dir, encodings_dir = Path(cfg.paths.results_dir), Path(cfg.paths.encodings_dir)
+    tables = []
+    for source, target in settings.pairs:
+        missing = [e for e in (source, target) if e not in encoders]
+        if missing:
+            raise ValueError(f"suite.stitch.few_anchors.datasets.{dataset}.pairs: {missing} not among the "
+                             f"dataset's encoders {encoders}")
+        (src, tgt), y_train, y_test = _load_spaces(
+            lambda enc, split: encodings_dir / dataset / enc / f"{split}.safetensors", [source, target])
+        head = load_head(head_dir(results_dir, dataset, target, heads[0]))
+        tables.append(few_anchor_sweep(src, tgt, heads[0], head.predict, y_train, y_test, settings))
+    phases["few anchors"] = time.perf_counter() - start
+    return pd.concat(tables, ignore_index=True)
+
+
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Stitch every suite dataset; writes one CSV per dataset, the figures' data and
     ``summary.json``, and returns the summary (tables: path, rows, tasks, seconds per phase)."""
@@ -249,6 +281,14 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                                           "tasks": sorted(set(table["task"])), "seconds": seconds, "phases": phases}
             tracker.log({f"stitch/{dataset}/seconds": seconds})
             tracker.log_table(f"stitch/{dataset}", table)
+            few = _few_anchors(cfg, dataset, dcfg, phases)
+            if few is not None:
+                (out / "few_anchors").mkdir(exist_ok=True)
+                few.assign(dataset=dataset, suite=cfg.suite.name, **stamp).to_csv(
+                    out / "few_anchors" / f"{dataset}.csv", index=False)
+                summary["tables"][dataset].update({"few_anchors": str(final / "few_anchors" / f"{dataset}.csv"),
+                                                   "few_anchors_rows": len(few),
+                                                   "seconds": time.perf_counter() - start})
         write_json_atomic(out / "summary.json", summary)
     return summary
 

@@ -32,6 +32,7 @@ from latentstitch.translate.functional import (
     ridge,
     zero_pad,
 )
+from latentstitch.translate.refine import RefineWarning, mutual_neighbours, refine
 from latentstitch.translate.scaling import SCALINGS, L2Scaling, NoScaling, Scaling, StandardScaling
 from latentstitch.translate.translator import (
     METHODS,
@@ -47,6 +48,9 @@ __all__ = [
     "Translator",
     "fit_translators",
     "transform_many",
+    "refine",
+    "mutual_neighbours",
+    "RefineWarning",
     "NotFittedError",
     "METHODS",
     "SCALINGS",

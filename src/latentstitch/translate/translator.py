@@ -370,6 +370,7 @@ class Translator:
         """
         self._check_settings()
         self._fit_targets(x, [y], [self])
+        self._anchors = (x, y)  # references, for latentstitch.translate.refine
         return self
 
     def _fit_targets(self, x: Array, ys: list[Array], outs: list["Translator"]) -> None:
