@@ -25,6 +25,10 @@ from latentstitch.translate.functional import (
     _ridge_basis,
     _ridge_solve,
 )
+from latentstitch.translate.irp import InverseRelativeProjection, fit_irp
+from latentstitch.translate.kernel import RBFKernelRidge, fit_kernel_ridge
+from latentstitch.translate.mlp import ResidualMLP, fit_mlp
+from latentstitch.translate.nonlinear import NonlinearMap
 from latentstitch.translate.scaling import SCALINGS, Scaling, StandardScaling
 
 _FORMAT = "latentstitch.translate.Translator"
@@ -74,11 +78,16 @@ class Method:
     rounding and a backward-stable solver (Householder QR, SVD) in float32 returns the exact
     solution for anchors perturbed within that rounding; and ``affine`` is gradient descent.
     What float64 is needed for is accumulation over many anchors: the scalings' statistics.
+
+    ``nonlinear``: the ``NonlinearMap`` subclass the aligner returns instead of ``Alignment``s
+    (``irp``, ``kernel``, ``mlp``; beyond the paper). Such a translator has no ``coef_``: its
+    transform is scaling -> map -> inverse scaling, and it saves the map's state.
     """
 
-    aligner: Callable[[torch.Tensor, list[torch.Tensor], "FitContext"], list[Alignment]]
+    aligner: Callable[[torch.Tensor, list[torch.Tensor], "FitContext"], list[Any]]
     equal_dims: bool = False
     float64: bool = False
+    nonlinear: type[NonlinearMap] | None = None
 
 
 def _split(m: torch.Tensor, ys: list[torch.Tensor]) -> list[torch.Tensor]:
@@ -134,6 +143,18 @@ def _affine(x: torch.Tensor, ys: list[torch.Tensor], ctx: FitContext) -> list[Al
     return [Alignment(r, b) for r, b in many]
 
 
+def _irp(x: torch.Tensor, ys: list[torch.Tensor], ctx: FitContext) -> list[NonlinearMap]:
+    return fit_irp(x, ys, ctx.eps)
+
+
+def _kernel(x: torch.Tensor, ys: list[torch.Tensor], ctx: FitContext) -> list[NonlinearMap]:
+    return fit_kernel_ridge(x, ys)
+
+
+def _mlp(x: torch.Tensor, ys: list[torch.Tensor], ctx: FitContext) -> list[NonlinearMap]:
+    return fit_mlp(x, ys, ctx.seed)
+
+
 METHODS: dict[str, Method] = {
     "absolute": Method(_identity, equal_dims=True),
     "ortho": Method(_ortho),
@@ -141,7 +162,13 @@ METHODS: dict[str, Method] = {
     "linear": Method(_linear),
     "ridge": Method(_ridge_aligner, float64=True),
     "affine": Method(_affine),
+    # beyond the paper, nonlinear (latentstitch.translate.irp, .kernel, .mlp)
+    "irp": Method(_irp, nonlinear=InverseRelativeProjection),
+    "kernel": Method(_kernel, float64=True, nonlinear=RBFKernelRidge),
+    "mlp": Method(_mlp, nonlinear=ResidualMLP),
 }
+# Attributes of the folded linear chain, which a nonlinear translator does not have.
+_LINEAR_ONLY = ("coef_", "offset_", "matrix_", "bias_")
 
 
 def _stored(t: torch.Tensor) -> torch.Tensor:
@@ -161,9 +188,13 @@ class Translator:
         least squares), ``"linear"`` (minimum-norm least squares, no bias), ``"affine"``
         (R x + b by Adam), ``"ridge"`` (closed-form ridge with intercept, penalty by GCV;
         beyond the paper), ``"absolute"`` (identity; the paper's baseline with ``scaling="none"``).
+        Nonlinear, beyond the paper: ``"irp"`` (inverse relative projection, Maiorca et al.
+        2024), ``"kernel"`` (RBF kernel ridge, penalty by GCV), ``"mlp"`` (residual MLP with
+        early stopping, seeded); see ``latentstitch.translate.irp``, ``.kernel``, ``.mlp``.
     scaling : ``"standard"``, ``"l2"`` or ``"none"`` (see ``latentstitch.translate.scaling``),
         fitted on each side's anchors; the translation is de-normalized into Y's space.
-    seed : seeds ``affine``'s initialization; the other methods are deterministic.
+    seed : seeds ``affine``'s initialization and ``mlp``'s split and initialization; the other
+        methods are deterministic.
     ddof : delta degrees of freedom of ``standard``'s std (1: the authors' reference).
     affine_steps, affine_lr : Adam steps and learning rate of ``affine`` (paper: 300, 1e-3).
     fit_dtype : precision of the aligner's solve. ``None``: the anchors' precision (float32 at
@@ -174,7 +205,9 @@ class Translator:
     and ``bias_`` (d2,) (the aligner in the pre-processed space, padding removed), ``alpha_``
     (ridge's penalty, else None), ``n_features_in_`` (d1), ``n_features_out_`` (d2), and the
     whole chain folded: ``coef_`` (d1, d2) and ``offset_`` (d2,), ``transform(x) = prepare(x) @
-    coef_ + offset_``. Kept in float64 on CPU whatever the anchors' device.
+    coef_ + offset_``. Kept in float64 on CPU whatever the anchors' device. A nonlinear
+    method has ``map_`` (its ``NonlinearMap``, state in float64 on CPU) instead of ``matrix_``,
+    ``bias_``, ``coef_`` and ``offset_`` (reading those raises AttributeError saying so).
     """
 
     def __init__(
@@ -292,6 +325,9 @@ class Translator:
             d2 = yt.shape[1]
             out.scaling_x_ = out._make_scaling().load_state(dict(state_x))
             out.scaling_y_ = sy.load_state({k: _stored(v) for k, v in sy.state().items()})
+            if method.nonlinear is not None:
+                out._set_map(al.with_state({k: _stored(v) for k, v in al.state().items()}))
+                continue
             out.matrix_ = _stored(al.matrix[:d1, :d2])
             out.bias_ = _stored(torch.zeros(d2) if al.bias is None else al.bias[:d2])
             out.alpha_ = al.alpha
@@ -305,6 +341,28 @@ class Translator:
             return torch.float64
         return torch.float32  # also for half-precision anchors, which LAPACK does not take
 
+    def _set_map(self, fitted: NonlinearMap) -> None:
+        for name in _LINEAR_ONLY:
+            self.__dict__.pop(name, None)
+        self.map_ = fitted
+        self.alpha_ = fitted.alpha
+        self.n_features_in_, self.n_features_out_ = fitted.n_in, fitted.n_out
+        self._on_device = {}
+
+    def __getattr__(self, name: str) -> Any:
+        # only reached when normal lookup fails: explain the missing linear state
+        if name in _LINEAR_ONLY and "map_" in self.__dict__:
+            raise AttributeError(
+                f"method {self.__dict__.get('method')!r} is nonlinear: it has no {name} (no matrix "
+                f"stands for it); use transform(x), or prepare(x) then apply()"
+            )
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    @property
+    def is_linear(self) -> bool:
+        """Whether ``transform(x) = prepare(x) @ coef_ + offset_`` (False for irp, kernel, mlp)."""
+        return METHODS[self.method].nonlinear is None
+
     def _fold(self) -> None:
         sx, sy = self.scaling_x_, self.scaling_y_
         # forward x: (x - shift) / scale [row-normalized]; aligner: @ matrix + bias;
@@ -317,7 +375,7 @@ class Translator:
         self._on_device: dict[tuple[torch.device, torch.dtype], tuple[torch.Tensor, ...]] = {}
 
     def _check_fitted(self) -> None:
-        if not hasattr(self, "matrix_"):
+        if "matrix_" not in self.__dict__ and "map_" not in self.__dict__:
             raise NotFittedError(
                 f"this {self!r} is not fitted yet: call fit(x_anchors, y_anchors) first, or Translator.load(path)"
             )
@@ -342,7 +400,8 @@ class Translator:
         return back(xt)
 
     def apply(self, x_prepared: Array) -> Array:
-        """``x_prepared @ coef_ + offset_`` in the input's dtype and device (see ``prepare``)."""
+        """``x_prepared @ coef_ + offset_`` in the input's dtype and device (see ``prepare``); for a
+        nonlinear method, the rest of its chain (``transform(x) == apply(prepare(x))`` always)."""
         self._check_fitted()
         xt, back = self._input(x_prepared, "x_prepared")
         return back(self._apply(xt))
@@ -367,11 +426,27 @@ class Translator:
         return xc / (xc / scale).norm(dim=1, keepdim=True).clamp_min(1e-12), back
 
     def _apply(self, xin: torch.Tensor) -> torch.Tensor:
+        if "map_" in self.__dict__:
+            return self._apply_map(xin)
         key = (xin.device, xin.dtype)
         if key not in self._on_device:
             self._on_device[key] = tuple(t.to(device=xin.device, dtype=xin.dtype) for t in (self.coef_, self.offset_))
         coef, offset = self._on_device[key]
         return torch.addmm(offset, xin, coef)
+
+    def _apply_map(self, xin: torch.Tensor) -> torch.Tensor:
+        """The nonlinear chain on ``prepare``'s output: the rest of x's scaling, the map, and
+        y's inverse scaling, in the input's dtype (float32 at least) and device."""
+        key = (xin.device, xin.dtype)
+        dtype = xin.dtype if xin.dtype in (torch.float32, torch.float64) else torch.float32
+        if key not in self._on_device:
+            sx, sy = self.scaling_x_, self.scaling_y_
+            self._on_device[key] = tuple(t.to(device=xin.device, dtype=dtype)
+                                         for t in (sx.shift_, sx.scale_, sy.inverse_scale_, sy.shift_))
+        shift_x, scale_x, inverse_scale_y, shift_y = self._on_device[key]
+        z = xin.to(dtype)
+        z = z / scale_x if self.scaling_x_.normalize_rows else (z - shift_x) / scale_x
+        return (self.map_(z) * inverse_scale_y + shift_y).to(xin.dtype)
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the fitted translator to one safetensors file (tensors in float64, settings as
@@ -379,10 +454,13 @@ class Translator:
         self._check_fitted()
         from safetensors.torch import save_file
 
-        tensors = {"matrix": self.matrix_, "bias": self.bias_}
+        if "map_" in self.__dict__:
+            tensors = {f"map.{k}": v for k, v in self.map_.state().items()}
+        else:
+            tensors = {"matrix": self.matrix_, "bias": self.bias_}
         for side, sc in (("x", self.scaling_x_), ("y", self.scaling_y_)):
             tensors.update({f"scaling_{side}.{k}": v for k, v in sc.state().items()})
-        if self.alpha_ is not None:
+        if self.alpha_ is not None and "map_" not in self.__dict__:
             tensors["alpha"] = torch.tensor(self.alpha_, dtype=torch.float64)
         header = {"format": _FORMAT, "version": _FORMAT_VERSION, "settings": self.get_params()}
         path = Path(path)
@@ -423,6 +501,10 @@ class Translator:
         t.scaling_y_ = t._make_scaling().load_state(
             {k: tensors[f"scaling_y.{k}"] for k in Scaling.state_names}
         )
+        nonlinear = METHODS[t.method].nonlinear
+        if nonlinear is not None:
+            t._set_map(nonlinear(**{k.removeprefix("map."): v for k, v in tensors.items() if k.startswith("map.")}))
+            return t
         t.matrix_, t.bias_ = tensors["matrix"], tensors["bias"]
         t.alpha_ = float(tensors["alpha"]) if "alpha" in tensors else None
         t.n_features_in_, t.n_features_out_ = t.matrix_.shape
