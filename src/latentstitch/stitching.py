@@ -21,7 +21,10 @@ from latentstitch.translate import fit_translators, relative_projection
 
 # Baselines that involve no fitted translator; they get scaling "none" and are computed once.
 BASELINES = ("absolute", "relative")
-TRANSLATION_METHODS = ("affine", "linear", "l-ortho", "ortho", "ridge")
+TRANSLATION_METHODS = ("affine", "linear", "l-ortho", "ortho", "ridge", "irp", "kernel", "mlp")
+# Nonlinear (beyond the paper): no matrix composes with a linear head; their translated test
+# set is formed and decoded.
+NONLINEAR_METHODS = ("irp", "kernel", "mlp")
 RESULT_COLUMNS = [
     "source", "target", "decoder", "method", "scaling", "anchors", "seed", "metric", "value",
 ]
@@ -175,7 +178,11 @@ def stitch(
     and lmse over the whole test set when the decoders reconstruct (the paper's Tables 3, 4
     and 8), over that same sample otherwise (the paper reports none for classification).
     Decoders with a linear ``readout`` are composed with the translation, so a classification
-    pair whose decoders all have one never forms its whole translated test set.
+    pair whose decoders all have one never forms its whole translated test set; a nonlinear
+    translator (``Translator.is_linear`` False: irp, kernel, mlp) always forms it and decodes it.
+    Seconds spent fitting, per (method, scaling, anchors): ``result.attrs["fit_seconds"]``, a
+    list of ``{method, scaling, anchors, seed, source, translators, seconds}`` (one
+    ``fit_translators`` call each; ``seconds / translators`` is the time per translator).
     """
     spaces = {s.name: s for s in spaces}
     decoders = list(decoders)
@@ -191,6 +198,7 @@ def stitch(
             raise ValueError(f"decoder {d.name!r} is for space {d.space!r}, not among {sorted(spaces)}")
     rows: list[dict] = []
     clock = _Clock()
+    fits: list[dict] = []
 
     def emit(source, target, decoder, method, scaling, anchors, seed, values: dict[str, float]):
         for metric, value in values.items():
@@ -206,7 +214,8 @@ def stitch(
         """x_in: the source's test set as the translator multiplies it (``prepare``); no
         translator: the identity (``absolute``)."""
         targets_decoders = [d for d in absolute_decoders if d.space == target]
-        sample = not whole and all(d.readout is not None for d in targets_decoders)
+        composes = translator is None or translator.is_linear
+        sample = not whole and composes and all(d.readout is not None for d in targets_decoders)
         with clock("transform"):
             z = x_in if translator is None else translator.apply(x_in[:queries] if sample else x_in)
         with clock("latent metrics"):
@@ -214,7 +223,7 @@ def stitch(
                  _latent_rows(z, spaces[target].test, queries, whole))
         with clock("decode"):
             for d in targets_decoders:
-                if d.readout is None or translator is None:
+                if d.readout is None or translator is None or not composes:
                     values = _decoder_rows(d, z, y_test, images_test)
                 else:
                     # in torch: a numpy product here would leave OpenBLAS threads spinning
@@ -255,11 +264,14 @@ def stitch(
                     for s, targets in targets_of.items():
                         if not targets:
                             continue
+                        start = time.perf_counter()
                         with clock("fit"):
                             translators = fit_translators(
                                 spaces[s].train[idx], [spaces[t].train[idx] for t in targets],
                                 method, scaling, seed=seed, **settings.translator_kwargs,
                             )
+                        fits.append(dict(method=method, scaling=scaling, anchors=count, seed=seed, source=s,
+                                         translators=len(targets), seconds=time.perf_counter() - start))
                         with clock("transform"):
                             # fit_translators' translators share the source's scaling: one
                             # check and one prepare of its test set serve every target
@@ -268,4 +280,5 @@ def stitch(
                             score(s, t, method, scaling, count, seed, x_in, translator)
     table = pd.DataFrame(rows, columns=RESULT_COLUMNS)
     table.attrs["seconds"] = dict(clock.seconds)
+    table.attrs["fit_seconds"] = fits
     return table

@@ -3,6 +3,10 @@ scaling, anchor count and seed, into one tidy table per dataset.
 
     {results_dir}/stitch/{dataset}.csv      rewritten whole on each run
     {results_dir}/stitch/summary.json       rows and seconds per phase, per dataset
+    {results_dir}/stitch/similarity/{dataset}.csv   every pair's similarity measures, on the
+                                            anchors and on the test set (latentstitch.stitchability;
+                                            ``suite.stitch.similarity``: false, or {k, keep, measures})
+    {results_dir}/stitch/fit_seconds/{dataset}.csv  seconds of every fit_translators call
     {results_dir}/relative_heads/...        the `relative` baseline's decoders (kept across runs)
 
 Classification (Tables 1, 2, 5, 6): the suite's pretrained encoders with their trained heads
@@ -35,6 +39,7 @@ from latentstitch.stages._cli import stage_main
 from latentstitch.stages.train_autoencoders import autoencoder_dir, autoencoder_id, autoencoder_subset
 from latentstitch.stages.plan import anchor_plan, stitch_settings
 from latentstitch.stages.train_heads import accelerator_of, head_dir, train_relative_heads
+from latentstitch.stitchability import SimilaritySettings, stitchability_part, write_stitchability
 from latentstitch.stitching import Decoder, Space, stitch
 from latentstitch.tracking import stage_run
 
@@ -117,12 +122,30 @@ def _classification(
             for key, folder in folders.items():
                 decoders.append(Decoder(head, encoder, "classifier", load_head(folder).predict_relative,
                                         relative=True, anchor_key=key))
-    table = stitch(
-        spaces, decoders, settings, y_test=y_test,
-        anchor_indices=lambda count, seed: sample_anchors(y_train, count, seed, stratified=plan.stratified),
-    )
+    anchor_fn = lambda count, seed: sample_anchors(y_train, count, seed, stratified=plan.stratified)  # noqa: E731
+    table = stitch(spaces, decoders, settings, y_test=y_test, anchor_indices=anchor_fn)
     _add_seconds(phases, table)
-    return table.assign(task="classification")
+    part = _stitchability(cfg, table, spaces, anchor_fn, plan, phases, task="classification")
+    out = table.assign(task="classification")
+    out.attrs["stitchability"] = [part]
+    return out
+
+
+def _stitchability(cfg: DictConfig, table: pd.DataFrame, spaces: list[Space], anchor_fn, plan,
+                   phases: dict[str, float], **labels: Any) -> dict[str, Any]:
+    """The pairs' similarities (``suite.stitch.similarity``) and fit times, for the report."""
+    start = time.perf_counter()
+    settings = SimilaritySettings.from_config(_plain_select(cfg, "suite.stitch.similarity"))
+    part = stitchability_part(table, spaces, anchor_fn, plan.counts, plan.seeds, settings, **labels)
+    phases["similarity"] = phases.get("similarity", 0.0) + time.perf_counter() - start
+    return part
+
+
+def _plain_select(cfg: DictConfig, key: str) -> Any:
+    from omegaconf import OmegaConf
+
+    node = OmegaConf.select(cfg, key)
+    return OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
 
 
 def _reconstruction(cfg: DictConfig, dataset: str, dcfg: Any, phases: dict[str, float]) -> pd.DataFrame | None:
@@ -134,7 +157,7 @@ def _reconstruction(cfg: DictConfig, dataset: str, dcfg: Any, phases: dict[str, 
     settings = stitch_settings(cfg, dataset, "reconstruction")
     images_test = np.asarray(load_dataset(dataset, subset=autoencoder_subset(dcfg)).test.inputs, dtype=np.float32) / 255.0
     accelerator = accelerator_of(cfg)
-    tables = []
+    tables, parts = [], []
     for l2 in grid.get("l2", [False]):  # plain and L2-input decoders are separate families
         ids = [autoencoder_id(int(b), int(s), bool(l2)) for b in grid.bottlenecks for s in grid.seeds]
         if len(ids) < 2:
@@ -147,13 +170,18 @@ def _reconstruction(cfg: DictConfig, dataset: str, dcfg: Any, phases: dict[str, 
                     load_autoencoder(autoencoder_dir(results_dir, dataset, ae), accelerator=accelerator).decode)
             for ae in ids
         ]
-        table = stitch(
-            spaces, decoders, settings, images_test=images_test,
-            anchor_indices=lambda count, seed: sample_anchors(y_train, count, seed, stratified=plan.stratified),
-        )
+        anchor_fn = lambda count, seed, y_train=y_train: sample_anchors(  # noqa: E731
+            y_train, count, seed, stratified=plan.stratified)
+        table = stitch(spaces, decoders, settings, images_test=images_test, anchor_indices=anchor_fn)
         _add_seconds(phases, table)
+        parts.append(_stitchability(cfg, table, spaces, anchor_fn, plan, phases, task="reconstruction",
+                                    decoder_l2=bool(l2)))
         tables.append(table.assign(task="reconstruction", decoder_l2=bool(l2)))
-    return pd.concat(tables, ignore_index=True) if tables else None
+    if not tables:
+        return None
+    out = pd.concat(tables, ignore_index=True)
+    out.attrs["stitchability"] = parts
+    return out
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:
@@ -171,13 +199,15 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                      if t is not None]
             if not parts:
                 continue
+            extras = [e for p in parts for e in p.attrs.get("stitchability", [])]
             table = pd.concat(parts, ignore_index=True).assign(dataset=dataset, suite=cfg.suite.name, **stamp)
             path = out_dir / f"{dataset}.csv"
             with atomic_path(path) as tmp:
                 table.to_csv(tmp, index=False)
             seconds = time.perf_counter() - start
             summary["tables"][dataset] = {"path": str(path), "rows": len(table), "seconds": seconds,
-                                          "phases": phases}
+                                          "phases": phases,
+                                          "stitchability": write_stitchability(out_dir, dataset, extras, stamp)}
             tracker.log({f"stitch/{dataset}/seconds": seconds})
             tracker.log_table(f"stitch/{dataset}", table)
         write_json_atomic(out_dir / "summary.json", summary)
