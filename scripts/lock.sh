@@ -5,12 +5,12 @@ cd "$(dirname "$0")/.."
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 python3 -m venv "$tmp/venv"
-"$tmp/venv/bin/pip" install -q -e ".[offline,dev]"
+"$tmp/venv/bin/pip" install -q -e ".[suite,offline,dev]"
 "$tmp/venv/bin/pip" install -q --no-deps -r requirements/offline-zoo.txt
 {
     echo "# Exact versions for a fresh machine (pip install -c constraints.txt ...), from a clean"
-    echo "# install of .[offline,dev] + requirements/offline-zoo.txt on Python 3.11, x86_64."
-    echo "# Regenerate: scripts/lock.sh"
+    echo "# install of .[suite,offline,dev] + requirements/offline-zoo.txt on Python 3.11, x86_64."
+    echo "# The only place with exact pins (pyproject.toml has bounds). Regenerate: scripts/lock.sh"
     "$tmp/venv/bin/pip" freeze --exclude-editable | grep -v '^latentstitch'
 } > constraints.txt
 echo "wrote constraints.txt"

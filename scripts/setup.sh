@@ -20,7 +20,7 @@ fi
 PIP=("$VENV/bin/python" -m pip --disable-pip-version-check)
 # pip finds torch/torchvision on local disk where the machine has them (pip.conf find-links),
 # else on PyPI; uv and poetry would not look there, so plain pip it is.
-"${PIP[@]}" install -q -c constraints.txt -e ".[offline,dev]"
+"${PIP[@]}" install -q -c constraints.txt -e ".[suite,offline,dev]"
 if [ "${LATENTSTITCH_NO_ZOO:-0}" != "1" ]; then
     "${PIP[@]}" install -q --no-deps -c constraints.txt -r requirements/offline-zoo.txt
     # Full Fashion-MNIST (60k/10k idx files) comes from Debian.

@@ -17,3 +17,18 @@ def _one_torch_thread():
     # and far less noisy than two fighting threads.
     torch.set_num_threads(1)
     yield
+
+
+# Pipeline runs (`dvc repro` in a copy of the repository) and real pretrained models take
+# minutes: they are `slow`, so `pytest -m "not slow"` is the fast inner loop. Marked here by
+# folder (and by the `real` marker anywhere) rather than in each file.
+_SLOW_FOLDERS = ("pipeline", "real")
+
+
+def pytest_collection_modifyitems(config, items):
+    tests_root = os.path.dirname(os.path.abspath(__file__))
+    slow = pytest.mark.slow
+    for item in items:
+        rel = os.path.relpath(str(item.path), tests_root)
+        if rel.split(os.sep, 1)[0] in _SLOW_FOLDERS or item.get_closest_marker("real"):
+            item.add_marker(slow)

@@ -179,7 +179,7 @@ def _float64_primal_labels(head, x):
     if k == 2:
         return head.classes_[(decision[:, 0] > 0).astype(int)]
     votes = np.zeros((len(x), k), dtype=int)
-    for pair, (i, j) in enumerate((i, j) for i in range(k) for j in range(i + 1, k)):
+    for pair, (i, j) in enumerate((p, q) for p in range(k) for q in range(p + 1, k)):
         votes[:, i] += decision[:, pair] > 0
         votes[:, j] += decision[:, pair] <= 0
     return head.classes_[votes.argmax(axis=1)]

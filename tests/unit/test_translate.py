@@ -15,14 +15,14 @@ from latentstitch.translate import (
     StandardScaling,
     Translator,
     affine_sgd,
-    fit_translators,
-    transform_many,
     closest_orthogonal,
+    fit_translators,
     l_ortho,
     lstsq,
     procrustes,
     relative_projection,
     ridge,
+    transform_many,
     zero_pad,
 )
 from latentstitch.translate.functional import _affine_adam_many

@@ -132,5 +132,5 @@ def test_load_errors(tmp_path):
     from safetensors.numpy import save_file
 
     save_file({"a": np.zeros(2)}, str(tmp_path / "other.safetensors"))
-    with pytest.raises(ValueError, match="is not a saved Translator"):
+    with pytest.raises(ValueError, match=r"other.safetensors: not a saved Translator"):
         Translator.load(tmp_path / "other.safetensors")

@@ -5,6 +5,7 @@ Everything computes on torch tensors; numpy arrays go in and come out unchanged 
 
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Any, Callable
 
@@ -12,6 +13,11 @@ import numpy as np
 import torch
 
 Array = Any  # numpy.ndarray or torch.Tensor; kept loose so that both type-check at call sites
+
+# Magnitudes (max |entry|) whose products neither overflow nor underflow in a solve of this
+# dtype, with room for sums over 2**20 terms: 2**40 squared is 2**80, far below float32's
+# 2**128, and 2**-40 squared is 2**-80, far above its smallest normal 2**-126.
+SAFE_RANGE = {torch.float32: (2.0**-40, 2.0**40), torch.float64: (2.0**-400, 2.0**400)}
 
 
 def to_tensor(a: Array, name: str) -> tuple[torch.Tensor, Callable[[torch.Tensor], Array]]:
@@ -65,3 +71,61 @@ def check_finite(t: torch.Tensor, name: str) -> None:
             f"{name} contains NaN or inf in {int(bad.sum())} entries (rows {rows[:5].tolist()}"
             f"{', ...' if len(rows) > 5 else ''}) of shape {tuple(t.shape)}"
         )
+
+
+def row_norms(t: torch.Tensor) -> torch.Tensor:
+    """Euclidean norm of each row of ``t`` (m, d), exact at any finite magnitude.
+
+    The plain sum of squares overflows for entries beyond sqrt(max) (1.8e19 in float32) and
+    underflows below sqrt(tiny) (1.1e-19), where it returns inf or 0 for a row that has a
+    perfectly good norm. Rows outside that range are recomputed scaled by their largest
+    entry (LAPACK's ``nrm2`` idea); the common case costs one norm pass and one check.
+    """
+    norms = torch.linalg.vector_norm(t, dim=1)
+    info = torch.finfo(t.dtype)
+    # Below this the sum of squares may have lost bits to underflow; above, it overflowed.
+    low = math.sqrt(info.tiny) / info.eps
+    unsafe = ~torch.isfinite(norms) | (norms < low)
+    if not bool(unsafe.any()):
+        return norms
+    rows = t[unsafe]
+    peak = rows.abs().amax(dim=1)
+    peak = torch.where(peak > 0, peak, torch.ones_like(peak))
+    norms = norms.clone()
+    norms[unsafe] = torch.linalg.vector_norm(rows / peak[:, None], dim=1) * peak
+    return norms
+
+
+def normalize_rows(t: torch.Tensor) -> torch.Tensor:
+    """Each row of ``t`` divided by its norm (``row_norms``); zero rows stay zero.
+
+    Equal to ``torch.nn.functional.normalize(t, dim=1)`` wherever that is exact; unlike it
+    (whose floor is an absolute 1e-12), a row of tiny but nonzero norm is normalized too."""
+    norms = row_norms(t)
+    return t / torch.where(norms > 0, norms, torch.ones_like(norms))[:, None]
+
+
+def max_abs(t: torch.Tensor) -> float:
+    """The largest magnitude in ``t`` (0.0 for an empty tensor)."""
+    return float(t.abs().amax()) if t.numel() else 0.0
+
+
+def rescaled(t: torch.Tensor) -> tuple[torch.Tensor, float]:
+    """``(t * c, c)`` with ``c = power_of_two_scale(t)`` (t itself when c is 1); the product is
+    formed in float64, where c itself is representable, and rounded back to t's dtype."""
+    c = power_of_two_scale(t)
+    if c == 1.0:
+        return t, c
+    return (t.to(torch.float64) * c).to(t.dtype), c
+
+
+def power_of_two_scale(t: torch.Tensor) -> float:
+    """1.0 when ``t``'s largest magnitude is in its dtype's ``SAFE_RANGE`` (or t is zero),
+    else the power of two that brings it near 1. Multiplying by a power of two is exact, so
+    a scale-equivariant solve on the rescaled data, scaled back, is the same solve done
+    without overflow or underflow."""
+    peak = max_abs(t)
+    low, high = SAFE_RANGE.get(t.dtype, SAFE_RANGE[torch.float32])
+    if peak == 0 or low <= peak <= high:
+        return 1.0
+    return 2.0 ** min(max(-math.frexp(peak)[1], -1000), 1000)

@@ -14,7 +14,7 @@ from typing import NamedTuple, Sequence
 import torch
 import torch.nn.functional as F
 
-from latentstitch.translate._array import Array, check_matrix, to_tensor
+from latentstitch.translate._array import Array, check_matrix, normalize_rows, rescaled, to_tensor
 
 # Ridge penalties are searched on this grid times the largest squared singular value of the
 # centered source, so the search is scale free: from ~least squares (1e-8) to ~predicting the
@@ -35,6 +35,15 @@ def _paired(x: Array, y: Array, *, min_rows: int = 1) -> tuple[torch.Tensor, tor
     if yt.dtype != xt.dtype or yt.device != xt.device:
         yt = yt.to(dtype=xt.dtype, device=xt.device)
     return xt, yt, back
+
+
+def _finite(t: torch.Tensor, what: str) -> torch.Tensor:
+    if not bool(torch.isfinite(t).all()):
+        raise ValueError(
+            f"{what} gave NaN or inf for these inputs (their magnitude is beyond what a "
+            f"{str(t.dtype).removeprefix('torch.')} solve holds); rescale them or pass float64"
+        )
+    return t
 
 
 def zero_pad(x: Array, dim: int) -> Array:
@@ -62,7 +71,8 @@ def procrustes(x: Array, y: Array) -> Array:
             f"procrustes needs x and y of the same shape, got x {tuple(xt.shape)} and "
             f"y {tuple(yt.shape)}; zero-pad the smaller space first"
         )
-    return back(_procrustes(xt, yt))
+    # The polar factor does not change when x or y is scaled: rescale extreme magnitudes.
+    return back(_finite(_procrustes(rescaled(xt)[0], rescaled(yt)[0]), "procrustes"))
 
 
 def _procrustes(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -81,22 +91,37 @@ def lstsq(x: Array, y: Array, rcond: float | None = None) -> Array:
     SVD pseudo-inverse. Paper Section 3.2, ``linear``.
     """
     xt, yt, back = _paired(x, y)
-    return back(_lstsq(xt, yt, rcond))
+    # x R = y  <=>  (cx x) (R cy / cx) = cy y: solve on rescaled data when magnitudes are extreme.
+    (xs, cx), (ys, cy) = rescaled(xt), rescaled(yt)
+    r = _lstsq(xs, ys, rcond)
+    if cx != cy:
+        r = (r.to(torch.float64) * (cx / cy)).to(r.dtype)
+    return back(_finite(r, "lstsq"))
 
 
 def _lstsq(x: torch.Tensor, y: torch.Tensor, rcond: float | None = None) -> torch.Tensor:
+    return _lstsq_rank(x, y, rcond)[0]
+
+
+def _lstsq_rank(x: torch.Tensor, y: torch.Tensor, rcond: float | None = None) -> tuple[torch.Tensor, int]:
+    """``_lstsq``'s solution and the effective rank of x it used."""
     if x.device.type == "cpu":
-        return torch.linalg.lstsq(x, y, rcond=rcond, driver="gelsy").solution
+        result = torch.linalg.lstsq(x, y, rcond=rcond, driver="gelsy")
+        return result.solution, int(result.rank)
     if rcond is None:
         rcond = torch.finfo(x.dtype).eps * max(x.shape)
-    return torch.linalg.pinv(x, rtol=rcond) @ y
+    u, s, vh = torch.linalg.svd(x, full_matrices=False)
+    keep = s > s.max() * rcond if s.numel() else s.bool()
+    # The pseudo-inverse from the thin SVD, zeroing the directions below the threshold.
+    inv = torch.where(keep, 1 / torch.where(keep, s, torch.ones_like(s)), torch.zeros_like(s))
+    return vh.T @ (inv[:, None] * (u.T @ y)), int(keep.sum())
 
 
 def closest_orthogonal(m: Array) -> Array:
     """The (semi-)orthogonal matrix nearest to ``m`` in Frobenius norm: ``U @ Vh`` of its SVD."""
     mt, back = to_tensor(m, "m")
     check_matrix(mt, "m")
-    return back(_closest_orthogonal(mt))
+    return back(_finite(_closest_orthogonal(rescaled(mt)[0]), "closest_orthogonal"))
 
 
 def _closest_orthogonal(m: torch.Tensor) -> torch.Tensor:
@@ -108,7 +133,7 @@ def l_ortho(x: Array, y: Array, rcond: float | None = None) -> Array:
     """The orthogonal matrix closest to the ``lstsq`` solution (paper Section 3.2, ``l-ortho``;
     Xing et al. 2015). Unlike ``procrustes`` it need not minimize ||x @ R - y||."""
     xt, yt, back = _paired(x, y)
-    return back(_l_ortho(xt, yt, rcond))
+    return back(_finite(_l_ortho(rescaled(xt)[0], rescaled(yt)[0], rcond), "l_ortho"))
 
 
 def _l_ortho(x: torch.Tensor, y: torch.Tensor, rcond: float | None = None) -> torch.Tensor:
@@ -140,8 +165,16 @@ def ridge(x: Array, y: Array, alphas: Array | None = None) -> tuple[Array, Array
         if grid.ndim != 1 or len(grid) == 0 or not bool(torch.all(torch.isfinite(grid) & (grid > 0))):
             raise ValueError(f"alphas must be a non-empty 1-D array of positive finite values, got {alphas}")
         grid = grid.to(dtype=xt.dtype, device=xt.device)
-    r, b, alpha = _ridge(xt, yt, grid)
-    return back(r), back(b), alpha
+    # With x' = cx x and y' = cy y: R = R' cx / cy, b = b' / cy, alpha = alpha' / cx^2.
+    (xs, cx), (ys, cy) = rescaled(xt), rescaled(yt)
+    if grid is not None:
+        grid = grid * cx**2
+    r, b, alpha = _ridge(xs, ys, grid)
+    if (cx, cy) != (1.0, 1.0):
+        r = (r.to(torch.float64) * (cx / cy)).to(r.dtype)
+        b = (b.to(torch.float64) / cy).to(b.dtype)
+        alpha = alpha / cx**2
+    return back(_finite(r, "ridge")), back(_finite(b, "ridge")), alpha
 
 
 def _ridge(
@@ -211,7 +244,7 @@ def affine_sgd(
     if steps < 1 or lr <= 0:
         raise ValueError(f"affine_sgd needs steps >= 1 and lr > 0, got steps={steps}, lr={lr}")
     r, b = _affine_sgd(xt, yt, steps=steps, lr=lr, seed=seed)
-    return back(r), back(b)
+    return back(_finite(r, "affine_sgd")), back(_finite(b, "affine_sgd"))
 
 
 def _affine_sgd(
@@ -296,7 +329,8 @@ def _affine_adam_many(
 
 def relative_projection(x: Array, anchors: Array) -> Array:
     """Relative representation (Moschella et al. 2023; paper Eq. 1): the cosine similarity of
-    each row of ``x`` (m, d) to each anchor (k, d), shape (m, k). Zero rows give zeros."""
+    each row of ``x`` (m, d) to each anchor (k, d), shape (m, k). Zero rows give zeros; rows of
+    any finite magnitude are normalized exactly (``normalize_rows``)."""
     xt, back = to_tensor(x, "x")
     at, _ = to_tensor(anchors, "anchors")
     check_matrix(xt, "x")
@@ -307,4 +341,4 @@ def relative_projection(x: Array, anchors: Array) -> Array:
             f"anchors {tuple(at.shape)}"
         )
     at = at.to(dtype=xt.dtype, device=xt.device)
-    return back(F.normalize(xt, dim=1) @ F.normalize(at, dim=1).T)
+    return back(normalize_rows(xt) @ normalize_rows(at).T)

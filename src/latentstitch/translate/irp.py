@@ -23,7 +23,6 @@ the target norms are constant (e.g. L2-normalized encodings), and the mean norm 
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from latentstitch.translate.nonlinear import NonlinearMap
 
@@ -43,17 +42,24 @@ class InverseRelativeProjection(NonlinearMap):
         return self._state["matrix"].shape[1]
 
     def forward(self, z: torch.Tensor, state: dict[str, torch.Tensor]) -> torch.Tensor:
-        return state["norm"] * F.normalize(z @ state["matrix"], dim=1)
+        return state["norm"] * _unit_rows(z @ state["matrix"])
+
+
+def _unit_rows(a: torch.Tensor) -> torch.Tensor:
+    """Rows over their norms, zero rows kept at zero; unlike ``F.normalize`` (which floors the
+    norm at 1e-12) exact for rows of any positive norm, subnormal included."""
+    norms = a.norm(dim=1, keepdim=True)
+    return a / torch.where(norms > 0, norms, torch.ones_like(norms))
 
 
 def fit_irp(x: torch.Tensor, ys: list[torch.Tensor], eps: float) -> list[InverseRelativeProjection]:
     """One ``InverseRelativeProjection`` per target in ``ys`` (each (k, d2_t)) from source
     anchors ``x`` (k, d1), all pre-processed. Singular values of a target's normalized anchors
     below ``eps * max(k, d2) * s_max`` count as zero in its pseudo-inverse."""
-    a = F.normalize(x, dim=1)
+    a = _unit_rows(x)
     out = []
     for y in ys:
-        b = F.normalize(y, dim=1)
+        b = _unit_rows(y)
         pinv = torch.linalg.pinv(b, rtol=eps * max(b.shape))  # (d2, k)
         out.append(InverseRelativeProjection(matrix=a.T @ pinv.T, norm=y.norm(dim=1).mean()))
     return out

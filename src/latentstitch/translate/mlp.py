@@ -14,9 +14,11 @@ Fit (all seeded by the translator's ``seed``; same seed, same bits on one machin
    (W1, b1, W2; learning rate ``LR``, decoupled weight decay ``WEIGHT_DECAY`` on W1 and W2),
    at most ``MAX_STEPS`` steps. Adam's sign-like steps would knock W0 off the ridge optimum,
    where its gradient is ~0, and cost held-out error; hence it stays fixed;
-4. early stopping: keep the parameters of the lowest held-out error, stop after ``PATIENCE``
-   steps without improvement. Step 0 (ridge) is a candidate, so the held-out error never ends
-   above ridge's on the same split.
+4. early stopping: keep the branch of the lowest held-out error, stop after ``PATIENCE``
+   steps without improvement. Step 0 (a zero branch) is a candidate, so the held-out error
+   never ends above ridge's on the same split;
+5. the shipped linear path is ridge refitted on all the anchors: where the branch learned
+   nothing (W2 = 0), ``mlp`` is exactly ``ridge``.
 """
 
 from __future__ import annotations
@@ -77,6 +79,12 @@ def fit_mlp(x: torch.Tensor, ys: list[torch.Tensor], seed: int) -> list[Residual
 def _fit_one(x: torch.Tensor, y: torch.Tensor, train: torch.Tensor, val: torch.Tensor,
              w1_init: torch.Tensor) -> ResidualMLP:
     xt, yt, xv, yv = x[train], y[train], x[val], y[val]
+    w_all, b_all, _ = _ridge(x.to(torch.float64), y.to(torch.float64))
+    if not bool((x != x[0]).any()):
+        # constant anchors: nothing for the branch to learn, and Adam would turn the rounding
+        # noise of a zero gradient into unit steps
+        return ResidualMLP(w0=w_all, b0=b_all, w1=w1_init.to(torch.float64), b1=x.new_zeros(w1_init.shape[1]),
+                           w2=x.new_zeros(w1_init.shape[1], y.shape[1]))
     w0, b0, _ = _ridge(xt.to(torch.float64), yt.to(torch.float64))
     params = {
         "w0": w0.to(x.dtype), "b0": b0.to(x.dtype), "w1": w1_init.clone(),
@@ -107,4 +115,6 @@ def _fit_one(x: torch.Tensor, y: torch.Tensor, train: torch.Tensor, val: torch.T
             since += 1
             if since >= PATIENCE:
                 break
-    return ResidualMLP(**best)
+    # The branch learned what ridge on the training split leaves; the linear path that ships
+    # is ridge on every anchor (so with a zero branch, mlp is exactly ridge).
+    return ResidualMLP(**{**best, "w0": w_all, "b0": b_all})

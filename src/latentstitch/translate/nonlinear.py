@@ -25,6 +25,10 @@ class NonlinearMap:
     name: ClassVar[str]
     state_names: ClassVar[tuple[str, ...]]
     alpha: float | None = None
+    # set by the translator's aligner: the centered x anchors' effective rank and the rank
+    # they could have (fit warns when it is lower)
+    rank: int | None = None
+    needed_rank: int | None = None
 
     def __init__(self, **state: torch.Tensor) -> None:
         missing = set(self.state_names) - set(state)
@@ -34,6 +38,11 @@ class NonlinearMap:
         self._cast: dict[tuple[torch.device, torch.dtype], dict[str, torch.Tensor]] = {}
         if "alpha" in self._state:
             self.alpha = float(self._state["alpha"])
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_cast"] = {}  # device copies are a cache (and may be on a GPU)
+        return state
 
     def state(self) -> dict[str, torch.Tensor]:
         return dict(self._state)

@@ -10,7 +10,9 @@ from __future__ import annotations
 from typing import ClassVar
 
 import torch
-import torch.nn.functional as F
+
+from latentstitch.translate._array import normalize_rows as _normalize_rows
+from latentstitch.translate._array import power_of_two_scale, row_norms
 
 
 class Scaling:
@@ -19,6 +21,9 @@ class Scaling:
 
     name: ClassVar[str]
     normalize_rows: ClassVar[bool] = False
+    # Whether transformed anchors are centered, up to a scale per row (then n anchors span at
+    # most n - 1 dims: rescaling rows does not change their span).
+    centers: ClassVar[bool] = False
     state_names: ClassVar[tuple[str, ...]] = ("shift_", "scale_", "inverse_scale_")
 
     def fit(self, a: torch.Tensor) -> "Scaling":
@@ -26,7 +31,7 @@ class Scaling:
 
     def transform(self, a: torch.Tensor) -> torch.Tensor:
         z = (a - self.shift_) / self.scale_
-        return F.normalize(z, dim=1) if self.normalize_rows else z
+        return _normalize_rows(z) if self.normalize_rows else z
 
     def inverse_transform(self, z: torch.Tensor) -> torch.Tensor:
         return z * self.inverse_scale_ + self.shift_
@@ -58,6 +63,7 @@ class StandardScaling(Scaling):
     """
 
     name = "standard"
+    centers = True
 
     def __init__(self, ddof: int = 1) -> None:
         self.ddof = ddof
@@ -67,11 +73,17 @@ class StandardScaling(Scaling):
         if not 0 <= self.ddof < n:
             raise ValueError(f"ddof must be in [0, n) = [0, {n}) for {n} anchors, got ddof={self.ddof}")
         mean = a.mean(dim=0)
-        var = ((a - mean) ** 2).sum(dim=0) / (n - self.ddof)
+        dev = a - mean
+        # Squares of deviations beyond 2**400 overflow float64 (and below 2**-400 underflow):
+        # then the statistics are computed on deviations scaled by a power of two (exact).
+        unit = power_of_two_scale(dev)
+        if unit != 1.0:
+            dev, mean = dev * unit, mean * unit
+        var = (dev**2).sum(dim=0) / (n - self.ddof)
         eps = torch.finfo(a.dtype).eps
         constant = var <= n * eps * var + (n * mean.abs() * eps) ** 2
-        self.shift_ = mean
-        self.scale_ = torch.where(constant, torch.ones_like(var), var.sqrt())
+        self.shift_ = mean / unit
+        self.scale_ = torch.where(constant, torch.ones_like(var), var.sqrt() / unit)
         self.inverse_scale_ = self.scale_
         return self
 
@@ -87,11 +99,12 @@ class L2Scaling(Scaling):
 
     name = "l2"
     normalize_rows = True
+    centers = True
 
     def fit(self, a: torch.Tensor) -> "L2Scaling":
         self.shift_ = a.mean(dim=0)
         self.scale_ = torch.ones_like(self.shift_)
-        self.inverse_scale_ = (a - self.shift_).norm(dim=1).mean()
+        self.inverse_scale_ = row_norms(a - self.shift_).mean()
         return self
 
 

@@ -7,21 +7,32 @@ is a single matrix product in the input's dtype on the input's device.
 
 from __future__ import annotations
 
-import json
+import inspect
 import math
+import numbers
 import os
-import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, NamedTuple, Sequence
 
+import numpy as np
 import torch
 
-from latentstitch.translate._array import Array, check_finite, check_matrix, to_tensor
+from latentstitch.translate import _file
+from latentstitch.translate._array import (
+    SAFE_RANGE,
+    Array,
+    check_finite,
+    check_matrix,
+    max_abs,
+    row_norms,
+    to_tensor,
+)
 from latentstitch.translate.functional import (
     _affine_adam_many,
     _closest_orthogonal,
-    _lstsq,
+    _lstsq_rank,
     _ridge_basis,
     _ridge_solve,
 )
@@ -31,9 +42,18 @@ from latentstitch.translate.mlp import ResidualMLP, fit_mlp
 from latentstitch.translate.nonlinear import NonlinearMap
 from latentstitch.translate.scaling import SCALINGS, Scaling, StandardScaling
 
-_FORMAT = "latentstitch.translate.Translator"
-_FORMAT_VERSION = 1
 FIT_DTYPES = (None, "float32", "float64")
+
+
+def _dtype_name(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix("torch.")
+
+
+def _same(a: Any, b: Any) -> bool:
+    try:
+        return bool(a == b) and type(a) is type(b)
+    except Exception:
+        return False
 
 
 class NotFittedError(ValueError, AttributeError):
@@ -41,11 +61,17 @@ class NotFittedError(ValueError, AttributeError):
 
 
 class Alignment(NamedTuple):
-    """An aligner's result in the pre-processed space: ``z ~ x @ matrix + bias``."""
+    """An aligner's result in the pre-processed space: ``z ~ x @ matrix + bias``.
+
+    ``rank`` is the effective rank of what the aligner factored (x, or for ``ortho`` the
+    cross-covariance) and ``needed_rank`` the rank a unique answer needs; when ``rank`` is
+    lower, ``Translator.fit`` warns (both None: the method makes no such claim)."""
 
     matrix: torch.Tensor
     bias: torch.Tensor | None = None
     alpha: float | None = None
+    rank: int | None = None
+    needed_rank: int | None = None
 
 
 class FitContext(NamedTuple):
@@ -58,6 +84,9 @@ class FitContext(NamedTuple):
     # the anchors' precision, not the solve's: float32 anchors cannot resolve directions
     # below eps32 * s_max, and fitting that rounding noise in float64 would blow up the solution.
     eps: float
+    # Whether the pre-processed anchors are centered (standard scaling): n anchors then span
+    # at most n - 1 dims, which is all a method can ask of them.
+    centered: bool = False
 
 
 @dataclass(frozen=True)
@@ -98,14 +127,32 @@ def _identity(x: torch.Tensor, ys: list[torch.Tensor], ctx: FitContext) -> list[
     return [Alignment(torch.eye(x.shape[1], dtype=x.dtype, device=x.device)) for _ in ys]
 
 
+def _rank(s: torch.Tensor, tol: float) -> int:
+    """How many of the singular values ``s`` exceed ``tol`` times the largest."""
+    return int((s > s.max() * tol).sum()) if s.numel() else 0
+
+
+def _usable_rows(x: torch.Tensor, ctx: FitContext, *, centers: bool = False) -> int:
+    """Rows' worth of independent directions the anchors can offer: n, or n - 1 centered."""
+    return x.shape[0] - (1 if centers or ctx.centered else 0)
+
+
 def _ortho(x: torch.Tensor, ys: list[torch.Tensor], ctx: FitContext) -> list[Alignment]:
     # Zero padding pads the cross-covariance: pad(x).T @ pad(y) = pad(x.T @ y). Its orthogonal
     # polar factor, cut back to (d1, d2), is U @ Vh of the unpadded matrix's thin SVD
     # (_closest_orthogonal): when the matrix has full rank min(d1, d2) that block does not
     # depend on how the padded factor is completed (the padded rows or columns are its null
     # space), so this gives the padded method's answer at a fraction of the cost (a 50 x 768
-    # SVD instead of a 768 x 768 one); below full rank any completion is as valid.
-    return [Alignment(_closest_orthogonal(cross)) for cross in _split(x.T @ torch.cat(ys, dim=1), ys)]
+    # SVD instead of a 768 x 768 one); below full rank any completion is as valid, and fit
+    # warns: the answer is then one of many.
+    n, d1 = x.shape
+    out = []
+    for cross in _split(x.T @ torch.cat(ys, dim=1), ys):
+        u, s, vh = torch.linalg.svd(cross, full_matrices=False)
+        d2 = cross.shape[1]
+        rank = _rank(s, ctx.eps * max(n, d1, d2))
+        out.append(Alignment(u @ vh, rank=rank, needed_rank=min(_usable_rows(x, ctx), d1, d2)))
+    return out
 
 
 def _rcond(ctx: FitContext, n: int, dim: int) -> float:
@@ -113,8 +160,9 @@ def _rcond(ctx: FitContext, n: int, dim: int) -> float:
 
 
 def _linear(x: torch.Tensor, ys: list[torch.Tensor], ctx: FitContext) -> list[Alignment]:
-    solution = _lstsq(x, torch.cat(ys, dim=1), _rcond(ctx, *x.shape))
-    return [Alignment(r) for r in _split(solution, ys)]
+    solution, rank = _lstsq_rank(x, torch.cat(ys, dim=1), _rcond(ctx, *x.shape))
+    needed = min(_usable_rows(x, ctx), x.shape[1])
+    return [Alignment(r, rank=rank, needed_rank=needed) for r in _split(solution, ys)]
 
 
 def _l_ortho_aligner(x: torch.Tensor, ys: list[torch.Tensor], ctx: FitContext) -> list[Alignment]:
@@ -122,12 +170,13 @@ def _l_ortho_aligner(x: torch.Tensor, ys: list[torch.Tensor], ctx: FitContext) -
     # its polar factor is _closest_orthogonal's (see _ortho); only the rank threshold follows the padded shape, so
     # targets are solved in groups of equal padded dim.
     n, d1 = x.shape
+    needed = min(_usable_rows(x, ctx), d1)
     out: list[Alignment | None] = [None] * len(ys)
     for dim in sorted({max(d1, y.shape[1]) for y in ys}):
         group = [i for i, y in enumerate(ys) if max(d1, y.shape[1]) == dim]
-        solution = _lstsq(x, torch.cat([ys[i] for i in group], dim=1), _rcond(ctx, n, dim))
+        solution, rank = _lstsq_rank(x, torch.cat([ys[i] for i in group], dim=1), _rcond(ctx, n, dim))
         for i, r in zip(group, _split(solution, [ys[i] for i in group])):
-            out[i] = Alignment(_closest_orthogonal(r))
+            out[i] = Alignment(_closest_orthogonal(r), rank=rank, needed_rank=needed)
     return out
 
 
@@ -135,24 +184,49 @@ def _ridge_aligner(x: torch.Tensor, ys: list[torch.Tensor], ctx: FitContext) -> 
     basis = _ridge_basis(x)
     y_all = torch.cat(ys, dim=1)
     xcty = _split(basis.xc.T @ (y_all - y_all.mean(dim=0)), ys)
-    return [Alignment(*_ridge_solve(basis, y, xcty=c)) for y, c in zip(ys, xcty)]
+    # eigvals are squared singular values: the singular-value tolerance, squared.
+    rank = 0 if basis.eigvals is None else _rank(basis.eigvals, _rcond(ctx, *x.shape) ** 2)
+    needed = min(_usable_rows(x, ctx, centers=True), x.shape[1])
+    return [Alignment(*_ridge_solve(basis, y, xcty=c), rank=rank, needed_rank=needed) for y, c in zip(ys, xcty)]
 
 
 def _affine(x: torch.Tensor, ys: list[torch.Tensor], ctx: FitContext) -> list[Alignment]:
     many = _affine_adam_many(x, ys, steps=ctx.affine_steps, lr=ctx.affine_lr, seed=ctx.seed)
-    return [Alignment(r, b) for r, b in many]
+    # Adam finds some fit whatever the rank; the rank (of x centered, the bias absorbs the
+    # mean) says whether that fit is the only one. The smaller Gram matrix in float64 resolves
+    # singular values down to eps * s_max; its cost is small next to 300 Adam steps.
+    xc = (x - x.mean(dim=0)).to(torch.float64)
+    gram = xc.T @ xc if x.shape[1] <= x.shape[0] else xc @ xc.T
+    # The Gram matrix's own rounding (float64 eps * its largest eigenvalue) is the floor.
+    tol = max(_rcond(ctx, *x.shape) ** 2, torch.finfo(torch.float64).eps * max(x.shape))
+    rank = _rank(torch.linalg.eigvalsh(gram), tol)
+    needed = min(_usable_rows(x, ctx, centers=True), x.shape[1])
+    return [Alignment(r, b, rank=rank, needed_rank=needed) for r, b in many]
+
+
+def _with_rank(maps: list[NonlinearMap], x: torch.Tensor, ctx: FitContext) -> list[NonlinearMap]:
+    # As affine's: the rank of the centered x anchors says whether they span what they could
+    # (fit warns below ``needed_rank``, e.g. for constant or duplicated anchors).
+    xc = (x - x.mean(dim=0)).to(torch.float64)
+    gram = xc.T @ xc if x.shape[1] <= x.shape[0] else xc @ xc.T
+    tol = max(_rcond(ctx, *x.shape) ** 2, torch.finfo(torch.float64).eps * max(x.shape))
+    rank = _rank(torch.linalg.eigvalsh(gram), tol)
+    needed = min(_usable_rows(x, ctx, centers=True), x.shape[1])
+    for m in maps:
+        m.rank, m.needed_rank = rank, needed
+    return maps
 
 
 def _irp(x: torch.Tensor, ys: list[torch.Tensor], ctx: FitContext) -> list[NonlinearMap]:
-    return fit_irp(x, ys, ctx.eps)
+    return _with_rank(fit_irp(x, ys, ctx.eps), x, ctx)
 
 
 def _kernel(x: torch.Tensor, ys: list[torch.Tensor], ctx: FitContext) -> list[NonlinearMap]:
-    return fit_kernel_ridge(x, ys)
+    return _with_rank(fit_kernel_ridge(x, ys), x, ctx)
 
 
 def _mlp(x: torch.Tensor, ys: list[torch.Tensor], ctx: FitContext) -> list[NonlinearMap]:
-    return fit_mlp(x, ys, ctx.seed)
+    return _with_rank(fit_mlp(x, ys, ctx.seed), x, ctx)
 
 
 METHODS: dict[str, Method] = {
@@ -163,7 +237,7 @@ METHODS: dict[str, Method] = {
     "ridge": Method(_ridge_aligner, float64=True),
     "affine": Method(_affine),
     # beyond the paper, nonlinear (latentstitch.translate.irp, .kernel, .mlp)
-    "irp": Method(_irp, nonlinear=InverseRelativeProjection),
+    "irp": Method(_irp, float64=True, nonlinear=InverseRelativeProjection),
     "kernel": Method(_kernel, float64=True, nonlinear=RBFKernelRidge),
     "mlp": Method(_mlp, nonlinear=ResidualMLP),
 }
@@ -189,7 +263,7 @@ class Translator:
         (R x + b by Adam), ``"ridge"`` (closed-form ridge with intercept, penalty by GCV;
         beyond the paper), ``"absolute"`` (identity; the paper's baseline with ``scaling="none"``).
         Nonlinear, beyond the paper: ``"irp"`` (inverse relative projection, Maiorca et al.
-        2024), ``"kernel"`` (RBF kernel ridge, penalty by GCV), ``"mlp"`` (residual MLP with
+        2024), ``"kernel"`` (RBF kernel ridge, penalty by leave-one-out), ``"mlp"`` (residual MLP with
         early stopping, seeded); see ``latentstitch.translate.irp``, ``.kernel``, ``.mlp``.
     scaling : ``"standard"``, ``"l2"`` or ``"none"`` (see ``latentstitch.translate.scaling``),
         fitted on each side's anchors; the translation is de-normalized into Y's space.
@@ -201,13 +275,25 @@ class Translator:
         least), float64 for ``ridge`` (see ``Method``); ``"float64"`` or ``"float32"`` force
         one. Anchor statistics (means, stds, norms) are always float64 sums.
 
-    Learned attributes: ``scaling_x_``, ``scaling_y_`` (fitted ``Scaling``), ``matrix_`` (d1, d2)
-    and ``bias_`` (d2,) (the aligner in the pre-processed space, padding removed), ``alpha_``
-    (ridge's penalty, else None), ``n_features_in_`` (d1), ``n_features_out_`` (d2), and the
-    whole chain folded: ``coef_`` (d1, d2) and ``offset_`` (d2,), ``transform(x) = prepare(x) @
-    coef_ + offset_``. Kept in float64 on CPU whatever the anchors' device. A nonlinear
-    method has ``map_`` (its ``NonlinearMap``, state in float64 on CPU) instead of ``matrix_``,
-    ``bias_``, ``coef_`` and ``offset_`` (reading those raises AttributeError saying so).
+    Attributes
+    ----------
+    scaling_x_, scaling_y_ : Scaling
+        The scalings fitted on each side's anchors.
+    matrix_, bias_ : torch.Tensor
+        (d1, d2) and (d2,): the aligner in the pre-processed space, padding removed.
+    alpha_ : float or None
+        ridge's (or kernel's) penalty, else None.
+    n_features_in_, n_features_out_ : int
+        d1 and d2.
+    coef_, offset_ : torch.Tensor
+        (d1, d2) and (d2,): the whole chain folded, ``transform(x) = prepare(x) @ coef_ +
+        offset_``.
+    map_ : NonlinearMap
+        Nonlinear methods only (irp, kernel, mlp), instead of ``matrix_``, ``bias_``,
+        ``coef_`` and ``offset_`` (reading those raises AttributeError saying so).
+
+    Learned tensors are kept in float64 on CPU whatever the anchors' device. scikit-learn's
+    estimator protocol is implemented without importing it (see the README).
     """
 
     def __init__(
@@ -230,19 +316,74 @@ class Translator:
         self.fit_dtype = fit_dtype
         self._check_settings()
 
-    def get_params(self) -> dict:
-        return {
-            "method": self.method,
-            "scaling": self.scaling,
-            "seed": self.seed,
-            "ddof": self.ddof,
-            "affine_steps": self.affine_steps,
-            "affine_lr": self.affine_lr,
-            "fit_dtype": self.fit_dtype,
-        }
+    # scikit-learn's estimator protocol, implemented without importing scikit-learn (an
+    # optional dependency): get_params/set_params (so sklearn.base.clone works), a repr of
+    # the settings that differ from the defaults, __sklearn_is_fitted__ for check_is_fitted,
+    # fit_transform for a Pipeline, and pickling that drops the per-device cache.
+
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        return [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+
+    def get_params(self, deep: bool = True) -> dict:
+        """The constructor's settings, by name (scikit-learn's protocol; nothing is nested)."""
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params: Any) -> "Translator":
+        """Change settings by name and check them; takes effect at the next ``fit``.
+        Raises ValueError for an unknown name (listing the valid ones), and what the
+        constructor raises for a bad value (the settings are then left as they were)."""
+        valid = self._param_names()
+        unknown = sorted(set(params) - set(valid))
+        if unknown:
+            raise ValueError(f"invalid parameter(s) {unknown} for Translator; valid: {', '.join(valid)}")
+        old = self.get_params()
+        self.__dict__.update(params)
+        try:
+            self._check_settings()
+        except (TypeError, ValueError):
+            self.__dict__.update(old)
+            raise
+        return self
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return "matrix_" in self.__dict__ or "map_" in self.__dict__
+
+    def __sklearn_tags__(self) -> Any:
+        """scikit-learn (>= 1.6) asks for these; only scikit-learn calls this, so importing it
+        here keeps it optional. A transformer whose fit needs a 2-D target (the y anchors)."""
+        from sklearn.utils import Tags, TargetTags, TransformerTags
+
+        return Tags(
+            estimator_type=None,
+            target_tags=TargetTags(required=True, two_d_labels=True, multi_output=True, single_output=False),
+            transformer_tags=TransformerTags(preserves_dtype=["float64", "float32"]),
+        )
+
+    def fit_transform(self, x: Array, y: Array) -> Array:
+        """``fit(x, y).transform(x)``: the anchors translated (as scikit-learn transformers)."""
+        return self.fit(x, y).transform(x)
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state.pop("_on_device", None)  # device copies are a cache (and may be on a GPU)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        if "coef_" in state or "map_" in state:
+            self._on_device = {}
+
+    def _plain_settings(self) -> dict:
+        """``get_params()`` with numpy scalars as Python ones (for JSON)."""
+        return {k: v.item() if isinstance(v, np.generic) else v for k, v in self.get_params().items()}
 
     def __repr__(self) -> str:
-        return f"Translator({', '.join(f'{k}={v!r}' for k, v in self.get_params().items())})"
+        # method and scaling always; the rest only where they differ from the defaults.
+        defaults = {k: p.default for k, p in inspect.signature(type(self).__init__).parameters.items()}
+        shown = [f"{k}={v!r}" for k, v in self.get_params().items()
+                 if k in ("method", "scaling") or not _same(v, defaults.get(k))]
+        return f"{type(self).__name__}({', '.join(shown)})"
 
     def _check_settings(self) -> None:
         if self.method not in METHODS:
@@ -251,20 +392,22 @@ class Translator:
             raise ValueError(f"unknown scaling {self.scaling!r}; valid scalings: {', '.join(SCALINGS)}")
         for name in ("seed", "ddof", "affine_steps"):
             value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool):
+            # numpy integers count (np.int64 from a config or a sweep); bools do not.
+            if not isinstance(value, numbers.Integral) or isinstance(value, (bool, np.bool_)):
                 raise TypeError(f"{name} must be an int, got {value!r} ({type(value).__name__})")
         if self.ddof < 0:
             raise ValueError(f"ddof must be >= 0, got {self.ddof}")
         if self.affine_steps < 1:
             raise ValueError(f"affine_steps must be >= 1, got {self.affine_steps}")
-        if not (isinstance(self.affine_lr, (int, float)) and math.isfinite(self.affine_lr) and self.affine_lr > 0):
+        lr = self.affine_lr
+        if not (isinstance(lr, numbers.Real) and not isinstance(lr, bool) and math.isfinite(lr) and lr > 0):
             raise ValueError(f"affine_lr must be a positive finite number, got {self.affine_lr!r}")
         if self.fit_dtype not in FIT_DTYPES:
             raise ValueError(f"fit_dtype must be one of {FIT_DTYPES}, got {self.fit_dtype!r}")
 
     def _make_scaling(self) -> Scaling:
         cls = SCALINGS[self.scaling]
-        return cls(ddof=self.ddof) if cls is StandardScaling else cls()
+        return cls(ddof=int(self.ddof)) if cls is StandardScaling else cls()
 
     def fit(self, x: Array, y: Array) -> "Translator":
         """Learn the translation from parallel anchors ``x`` (n, d1) and ``y`` (n, d2), n >= 2.
@@ -308,38 +451,123 @@ class Translator:
 
         # Anchors are data here, not parameters: no autograd graph through the fit.
         x64 = xt.detach().to(torch.float64)
-        scaling_x = self._make_scaling().fit(x64)
-        scalings_y = [self._make_scaling().fit(yt.detach().to(device=xt.device, dtype=torch.float64)) for yt in yts]
-        solve = self._solve_dtype(method, xt.dtype)
-        xs = scaling_x.transform(x64).to(solve)
-        ys_scaled = [sy.transform(yt.detach().to(device=xt.device, dtype=torch.float64)).to(solve)
-                     for sy, yt in zip(scalings_y, yts)]
+        y64s = [yt.detach().to(device=xt.device, dtype=torch.float64) for yt in yts]
+        names = ["y anchors" if len(ys) == 1 else f"y anchors [{i}]" for i in range(len(ys))]
+        scaling_x = self._fit_scaling(x64, "x anchors")
+        scalings_y = [self._fit_scaling(y64, name) for y64, name in zip(y64s, names)]
+        xs64 = scaling_x.transform(x64)
+        ys64 = [sy.transform(y64) for sy, y64 in zip(scalings_y, y64s)]
+        solve = self._solve_dtype(method, xt.dtype, [("x anchors", xs64)] + list(zip(names, ys64)))
+        xs = xs64.to(solve)
+        ys_scaled = [y.to(solve) for y in ys64]
         ctx = FitContext(
-            seed=self.seed, affine_steps=self.affine_steps, affine_lr=self.affine_lr,
-            eps=torch.finfo(xt.dtype).eps,
+            seed=int(self.seed), affine_steps=int(self.affine_steps), affine_lr=float(self.affine_lr),
+            eps=torch.finfo(xt.dtype).eps, centered=scaling_x.centers,
         )
         alignments = method.aligner(xs, ys_scaled, ctx)
-
-        state_x = {k: _stored(v) for k, v in scaling_x.state().items()}
-        for out, sy, al, yt in zip(outs, scalings_y, alignments, yts):
-            d2 = yt.shape[1]
-            out.scaling_x_ = out._make_scaling().load_state(dict(state_x))
-            out.scaling_y_ = sy.load_state({k: _stored(v) for k, v in sy.state().items()})
+        ranked = False
+        for al, name, y64 in zip(alignments, names, y64s):
             if method.nonlinear is not None:
-                out._set_map(al.with_state({k: _stored(v) for k, v in al.state().items()}))
-                continue
-            out.matrix_ = _stored(al.matrix[:d1, :d2])
-            out.bias_ = _stored(torch.zeros(d2) if al.bias is None else al.bias[:d2])
-            out.alpha_ = al.alpha
-            out.n_features_in_, out.n_features_out_ = d1, d2
-            out._fold()
+                if not all(bool(torch.isfinite(v).all()) for v in al.state().values()):
+                    raise ValueError(
+                        f"method {self.method!r} did not find a finite translation for x anchors {tuple(xt.shape)} "
+                        f"and {name} {tuple(y64.shape)} (NaN or inf in its learned state); rescale the anchors "
+                        "(e.g. scaling='standard') or use another method"
+                    )
+            if al.rank is not None and al.needed_rank is not None and al.rank < al.needed_rank:
+                ranked = True
+                what = "the cross-covariance of x and y anchors" if self.method == "ortho" else "the x anchors"
+                warnings.warn(
+                    f"degenerate anchors for {self.method!r} ({name}): effective rank {al.rank} of {what}, "
+                    f"below the {al.needed_rank} a unique translation needs ({xt.shape[0]} anchors, x dim {d1}, "
+                    f"y dim {y64.shape[1]}); constant features, or duplicated or collinear rows? The fit is "
+                    "one of many that explain the anchors equally well.",
+                    UserWarning, stacklevel=3,
+                )
+            if method.nonlinear is None and not (
+                    bool(torch.isfinite(al.matrix).all()) and (al.bias is None or bool(torch.isfinite(al.bias).all()))):
+                raise ValueError(
+                    f"method {self.method!r} did not find a finite translation for x anchors {tuple(xt.shape)} and "
+                    f"{name} {tuple(y64.shape)} (NaN or inf in the learned matrix; max |anchor| after "
+                    f"{self.scaling!r} scaling: x {max_abs(xs64):.3g}, y {max_abs(y64):.3g}); rescale the "
+                    "anchors (e.g. scaling='standard') or use another method"
+                )
+        for side, a in [("x anchors", x64)] + list(zip(names, y64s)):
+            if not ranked and a.shape[0] > 1 and bool((a == a[0]).all()):
+                warnings.warn(
+                    f"degenerate anchors for {self.method!r}: every row of the {side} is the same "
+                    "(effective rank 0); the translation cannot learn anything from them",
+                    UserWarning, stacklevel=3,
+                )
 
-    def _solve_dtype(self, method: Method, anchors_dtype: torch.dtype) -> torch.dtype:
+        # Learn into fresh objects and hand them over only when all are sound: a failed fit
+        # leaves every translator as it was.
+        state_x = {k: _stored(v) for k, v in scaling_x.state().items()}
+        results = []
+        for sy, al, yt, name in zip(scalings_y, alignments, yts, names):
+            d2 = yt.shape[1]
+            new = Translator(**self.get_params())
+            new.scaling_x_ = self._make_scaling().load_state(dict(state_x))
+            new.scaling_y_ = sy.load_state({k: _stored(v) for k, v in sy.state().items()})
+            if method.nonlinear is not None:
+                new._set_map(al.with_state({k: _stored(v) for k, v in al.state().items()}))
+                finite = all(bool(torch.isfinite(v).all()) for v in new.map_.state().values())
+            else:
+                new.matrix_ = _stored(al.matrix[:d1, :d2])
+                new.bias_ = _stored(torch.zeros(d2) if al.bias is None else al.bias[:d2])
+                new.alpha_ = al.alpha
+                new.n_features_in_, new.n_features_out_ = d1, d2
+                new._fold()
+                finite = bool(torch.isfinite(new.coef_).all()) and bool(torch.isfinite(new.offset_).all())
+            if not finite:
+                raise ValueError(
+                    f"the translation from x anchors {tuple(xt.shape)} to {name} {tuple(yt.shape)} overflows "
+                    "float64 once scaled back into y's space; rescale the anchors"
+                )
+            results.append(new)
+        for out, new in zip(outs, results):
+            out.__dict__.update({k: v for k, v in new.__dict__.items() if k.endswith("_") or k == "_on_device"})
+
+    def _fit_scaling(self, a: torch.Tensor, name: str) -> Scaling:
+        """The scaling fitted on float64 anchors ``a``; ValueError if its statistics overflow."""
+        scaling = self._make_scaling().fit(a)
+        if not all(bool(torch.isfinite(v).all()) for v in scaling.state().values()):
+            raise ValueError(
+                f"{name}: {self.scaling!r} scaling's statistics overflow float64 (max |anchor| "
+                f"{max_abs(a):.3g}); rescale the anchors"
+            )
+        return scaling
+
+    def _solve_dtype(
+        self, method: Method, anchors_dtype: torch.dtype, scaled: list[tuple[str, torch.Tensor]]
+    ) -> torch.dtype:
+        """The aligner's precision (see ``fit_dtype``). Pre-processed anchors whose magnitude
+        would overflow or underflow in float32 products (unscaled anchors beyond 2**40 or
+        below 2**-40, e.g. float32 values of 1e19, or subnormals) are solved in float64, whose
+        range holds any float32's square; beyond float64's safe range it is a ValueError."""
         if self.fit_dtype is not None:
-            return getattr(torch, self.fit_dtype)
-        if method.float64 or anchors_dtype == torch.float64:
-            return torch.float64
-        return torch.float32  # also for half-precision anchors, which LAPACK does not take
+            solve = getattr(torch, self.fit_dtype)
+        elif method.float64 or anchors_dtype == torch.float64:
+            solve = torch.float64
+        else:
+            solve = torch.float32  # also for half-precision anchors, which LAPACK does not take
+        for name, a in scaled:
+            peak = max_abs(a)
+            low, high = SAFE_RANGE[solve]
+            if peak == 0 or low <= peak <= high:
+                continue
+            if solve == torch.float32 and self.fit_dtype is None:
+                solve = torch.float64
+                low, high = SAFE_RANGE[solve]
+                if low <= peak <= high:
+                    continue
+            raise ValueError(
+                f"{name}: max |value| {peak:.3g} after {self.scaling!r} scaling is outside the range "
+                f"[{low:.3g}, {high:.3g}] a {str(solve).removeprefix('torch.')} solve can take without "
+                f"overflow or underflow; rescale the anchors (scaling='standard' does)"
+                + (" or leave fit_dtype=None" if self.fit_dtype == "float32" else "")
+            )
+        return solve
 
     def _set_map(self, fitted: NonlinearMap) -> None:
         for name in _LINEAR_ONLY:
@@ -422,38 +650,63 @@ class Translator:
             return xt, back
         shift, scale = (t.to(device=xt.device, dtype=xt.dtype) for t in (self.scaling_x_.shift_, self.scaling_x_.scale_))
         xc = xt - shift
-        # Same floor as F.normalize in Scaling.transform: a point at the anchors' mean maps to y's mean.
-        return xc / (xc / scale).norm(dim=1, keepdim=True).clamp_min(1e-12), back
+        # Exact norms at any magnitude (row_norms); a point at the anchors' mean maps to y's mean.
+        norms = row_norms(xc / scale)
+        if not bool(torch.isfinite(norms).all()):
+            raise ValueError(
+                f"x: centering on the anchors' mean overflows {_dtype_name(xt.dtype)} (max |x| {max_abs(xt):.3g}); "
+                "pass float64 input"
+            )
+        return xc / torch.where(norms > 0, norms, torch.ones_like(norms))[:, None], back
 
     def _apply(self, xin: torch.Tensor) -> torch.Tensor:
         if "map_" in self.__dict__:
             return self._apply_map(xin)
         key = (xin.device, xin.dtype)
         if key not in self._on_device:
-            self._on_device[key] = tuple(t.to(device=xin.device, dtype=xin.dtype) for t in (self.coef_, self.offset_))
+            coef, offset = (t.to(device=xin.device, dtype=xin.dtype) for t in (self.coef_, self.offset_))
+            if not (bool(torch.isfinite(coef).all()) and bool(torch.isfinite(offset).all())):
+                raise ValueError(
+                    f"x: the fitted map's coefficients (max |coef_| {max_abs(self.coef_):.3g}, max |offset_| "
+                    f"{max_abs(self.offset_):.3g}) overflow x's dtype {_dtype_name(xin.dtype)}; pass float64 input"
+                )
+            self._on_device[key] = (coef, offset)
         coef, offset = self._on_device[key]
-        return torch.addmm(offset, xin, coef)
+        out = torch.addmm(offset, xin, coef)
+        # As for the input (check_finite): one sum, and the exact scan only when it is not finite.
+        if not bool(torch.isfinite(out.sum())) and not bool(torch.isfinite(out).all()):
+            raise ValueError(
+                f"x: its translation overflows {_dtype_name(xin.dtype)} (max |x| {max_abs(xin):.3g}); "
+                "pass float64 input"
+            )
+        return out
 
     def _apply_map(self, xin: torch.Tensor) -> torch.Tensor:
         """The nonlinear chain on ``prepare``'s output: the rest of x's scaling, the map, and
-        y's inverse scaling, in the input's dtype (float32 at least) and device."""
-        key = (xin.device, xin.dtype)
-        dtype = xin.dtype if xin.dtype in (torch.float32, torch.float64) else torch.float32
+        y's inverse scaling, on the input's device, returned in the input's dtype. Computed in
+        float64 whatever the input: the maps normalize rows and square distances, which
+        overflow or underflow float32 long before the translation itself does."""
+        key = (xin.device, torch.float64)
         if key not in self._on_device:
             sx, sy = self.scaling_x_, self.scaling_y_
-            self._on_device[key] = tuple(t.to(device=xin.device, dtype=dtype)
+            self._on_device[key] = tuple(t.to(device=xin.device, dtype=torch.float64)
                                          for t in (sx.shift_, sx.scale_, sy.inverse_scale_, sy.shift_))
         shift_x, scale_x, inverse_scale_y, shift_y = self._on_device[key]
-        z = xin.to(dtype)
+        z = xin.to(torch.float64)
         z = z / scale_x if self.scaling_x_.normalize_rows else (z - shift_x) / scale_x
-        return (self.map_(z) * inverse_scale_y + shift_y).to(xin.dtype)
+        out = (self.map_(z) * inverse_scale_y + shift_y).to(xin.dtype)
+        if not bool(torch.isfinite(out.sum())) and not bool(torch.isfinite(out).all()):
+            raise ValueError(
+                f"x: its translation overflows {_dtype_name(xin.dtype)} (max |x| {max_abs(xin):.3g}); "
+                "pass float64 input"
+            )
+        return out
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write the fitted translator to one safetensors file (tensors in float64, settings as
-        JSON in its header; no pickle), atomically."""
+        """Write the fitted translator to one safetensors file, atomically: tensors in float64,
+        settings and a SHA-256 of settings and tensors as JSON in its header; no pickle
+        (``latentstitch.translate._file``)."""
         self._check_fitted()
-        from safetensors.torch import save_file
-
         if "map_" in self.__dict__:
             tensors = {f"map.{k}": v for k, v in self.map_.state().items()}
         else:
@@ -462,54 +715,98 @@ class Translator:
             tensors.update({f"scaling_{side}.{k}": v for k, v in sc.state().items()})
         if self.alpha_ is not None and "map_" not in self.__dict__:
             tensors["alpha"] = torch.tensor(self.alpha_, dtype=torch.float64)
-        header = {"format": _FORMAT, "version": _FORMAT_VERSION, "settings": self.get_params()}
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
-        try:
-            save_file(
-                # clone: a scaling may share one tensor between two names (std scale = inverse scale)
-                {k: v.contiguous().clone() for k, v in tensors.items()}, tmp, metadata={_FORMAT: json.dumps(header)}
-            )
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        _file.write(path, self._plain_settings(), tensors)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Translator":
-        """Read a translator written by ``save``; its transform gives identical outputs."""
-        from safetensors import safe_open
-        from safetensors.torch import load_file
+        """Read a translator written by ``save``; its transform gives identical outputs.
 
+        Checks everything before trusting anything: the safetensors framing, the record
+        (format, integer version, settings: exactly this class's parameters, each valid), the
+        content hash, and every tensor's name, dtype (float64), shape and values (finite;
+        positive scales). Raises FileNotFoundError for a missing file and ValueError naming
+        the file and the problem for every malformed one."""
         path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"translator file not found: {path}")
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-        if _FORMAT not in meta:
-            raise ValueError(f"{path} is not a saved Translator (no {_FORMAT!r} record in its header)")
-        header = json.loads(meta[_FORMAT])
-        if header.get("version") != _FORMAT_VERSION:
-            raise ValueError(f"{path}: Translator format version {header.get('version')}, expected {_FORMAT_VERSION}")
-        tensors = {k: _stored(v) for k, v in load_file(str(path)).items()}
-        t = cls(**header["settings"])
-        t.scaling_x_ = t._make_scaling().load_state(
-            {k: tensors[f"scaling_x.{k}"] for k in Scaling.state_names}
-        )
-        t.scaling_y_ = t._make_scaling().load_state(
-            {k: tensors[f"scaling_y.{k}"] for k in Scaling.state_names}
-        )
+        settings, tensors = _file.read(path)
+
+        def bad(problem: str) -> ValueError:
+            return _file.FileError(f"{path}: {problem}")
+
+        expected = set(inspect.signature(cls).parameters)
+        if set(settings) != expected:
+            missing, unknown = sorted(expected - set(settings)), sorted(set(settings) - expected)
+            raise bad(
+                "settings " + "; ".join(
+                    ([f"lack {', '.join(map(repr, missing))}"] if missing else [])
+                    + ([f"have unknown {', '.join(map(repr, unknown))}"] if unknown else [])
+                ) + f" (expected {', '.join(sorted(expected))})"
+            )
+        try:
+            t = cls(**settings)
+        except (TypeError, ValueError) as e:
+            raise bad(f"invalid settings: {e}") from None
         nonlinear = METHODS[t.method].nonlinear
         if nonlinear is not None:
-            t._set_map(nonlinear(**{k.removeprefix("map."): v for k, v in tensors.items() if k.startswith("map.")}))
-            return t
-        t.matrix_, t.bias_ = tensors["matrix"], tensors["bias"]
-        t.alpha_ = float(tensors["alpha"]) if "alpha" in tensors else None
-        t.n_features_in_, t.n_features_out_ = t.matrix_.shape
+            return t._load_map(path, tensors, nonlinear, bad)
+        names = {"matrix", "bias", "alpha"} | {f"scaling_{s}.{k}" for s in "xy" for k in Scaling.state_names}
+        if set(tensors) - names:
+            raise bad(f"unexpected tensors {sorted(set(tensors) - names)} (a Translator file holds {sorted(names)})")
+        matrix = tensors.get("matrix")
+        if matrix is None or matrix.ndim != 2 or 0 in matrix.shape:
+            raise bad(f"tensor 'matrix' must be 2-D (d1, d2) with d1, d2 >= 1, got "
+                      f"{None if matrix is None else tuple(matrix.shape)}")
+        d1, d2 = matrix.shape
+        t.matrix_ = _file.check_tensor(path, "matrix", matrix, (d1, d2))
+        t.bias_ = _file.check_tensor(path, "bias", tensors.get("bias"), (d2,))
+        t._load_scalings(path, tensors, d1, d2, bad)
+        if "alpha" in tensors:
+            alpha = _file.check_tensor(path, "alpha", tensors["alpha"], (), allow_inf=True)
+            if not float(alpha) > 0:
+                raise bad(f"tensor 'alpha' must be positive, got {float(alpha)}")
+            t.alpha_ = float(alpha)
+        else:
+            t.alpha_ = None
+        if t.method == "ridge" and t.alpha_ is None:
+            raise bad("tensor 'alpha' is missing (a ridge translator has one)")
+        if t.method == "absolute" and d1 != d2:
+            raise bad(f"an 'absolute' translator maps equal dims, got matrix {(d1, d2)}")
+        t.matrix_, t.bias_ = _stored(t.matrix_), _stored(t.bias_)
+        t.n_features_in_, t.n_features_out_ = d1, d2
         t._fold()
         return t
+
+    def _load_scalings(self, path: Path, tensors: dict[str, torch.Tensor], d1: int, d2: int,
+                       bad: Callable[[str], ValueError]) -> None:
+        for side, d in (("x", d1), ("y", d2)):
+            # The shapes a fitted scaling of this kind has, from a fit on a few zero rows.
+            shapes = {k: tuple(v.shape) for k, v in
+                      self._make_scaling().fit(torch.zeros(int(self.ddof) + 2, d, dtype=torch.float64)).state().items()}
+            state = {k: _file.check_tensor(path, f"scaling_{side}.{k}", tensors.get(f"scaling_{side}.{k}"), shape)
+                     for k, shape in shapes.items()}
+            if not bool((state["scale_"] > 0).all()) or not bool((state["inverse_scale_"] >= 0).all()):
+                raise bad(f"scaling_{side} has non-positive scales")
+            setattr(self, f"scaling_{side}_", self._make_scaling().load_state(state))
+
+    def _load_map(self, path: Path, tensors: dict[str, torch.Tensor], kind: type[NonlinearMap],
+                  bad: Callable[[str], ValueError]) -> "Translator":
+        """The nonlinear part of ``load``: the map's state (``map.*``, float64, finite), a probe
+        through it of the scalings' dims, then the scalings."""
+        names = {f"map.{k}" for k in kind.state_names} | {f"scaling_{s}.{k}" for s in "xy" for k in Scaling.state_names}
+        if set(tensors) != names:
+            raise bad(f"tensors {sorted(tensors)} are not a {self.method!r} translator's {sorted(names)}")
+        state = {k: _stored(_file.check_tensor(path, f"map.{k}", tensors[f"map.{k}"], tuple(tensors[f"map.{k}"].shape)))
+                 for k in kind.state_names}
+        try:
+            fitted = kind(**state)
+            d1, d2 = fitted.n_in, fitted.n_out
+            probe = fitted(torch.zeros(1, d1, dtype=torch.float64))
+        except (IndexError, RuntimeError, ValueError) as e:
+            raise bad(f"inconsistent {self.method!r} state: {e}") from None
+        if tuple(probe.shape) != (1, d2):
+            raise bad(f"the {self.method!r} map gives shape {tuple(probe.shape)} for one row, expected (1, {d2})")
+        self._load_scalings(path, tensors, d1, d2, bad)
+        self._set_map(fitted)
+        return self
 
 
 def transform_many(translators: Sequence[Translator], x: Array) -> Iterator[Array]:
