@@ -98,6 +98,10 @@ class StitchSettings:
     translator_kwargs: dict = field(default_factory=dict)
     # Also translate each space into itself (a sanity row: it should match no-stitch).
     self_pairs: bool = False
+    # Methods that run on part of the grid only: {method: {"anchors": [...], "scalings": [...]}}
+    # (either key optional); a costly method can then run where the report reads it without
+    # running the whole anchors sweep. Methods not named run everywhere.
+    method_grid: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         valid = BASELINES + TRANSLATION_METHODS
@@ -106,6 +110,19 @@ class StitchSettings:
             raise ValueError(f"unknown method(s) {unknown}; valid: {', '.join(valid)}")
         if not self.anchor_counts or min(self.anchor_counts) < 2:
             raise ValueError(f"anchor_counts must be >= 2, got {list(self.anchor_counts)}")
+        for method, grid in self.method_grid.items():
+            if method not in TRANSLATION_METHODS:
+                raise ValueError(f"method_grid names {method!r}, not a translation method "
+                                 f"({', '.join(TRANSLATION_METHODS)})")
+            if not isinstance(grid, dict) or set(grid) - {"anchors", "scalings"}:
+                raise ValueError(f"method_grid[{method!r}] must be a mapping with keys anchors and/or scalings, "
+                                 f"got {grid!r}")
+
+    def runs(self, method: str, anchors: int, scaling: str) -> bool:
+        """Whether ``method`` runs at (``anchors``, ``scaling``) (see ``method_grid``)."""
+        grid = self.method_grid.get(method, {})
+        return (int(anchors) in [int(a) for a in grid.get("anchors", [anchors])]
+                and scaling in grid.get("scalings", [scaling]))
 
 
 def _latent_rows(pred: np.ndarray, true: np.ndarray, queries: int, whole: bool) -> dict[str, float]:
@@ -261,6 +278,8 @@ def stitch(
                                          _decoder_rows(d, rel, y_test, images_test))
             for scaling in settings.scalings:
                 for method in methods:
+                    if not settings.runs(method, count, scaling):
+                        continue
                     for s, targets in targets_of.items():
                         if not targets:
                             continue

@@ -161,3 +161,18 @@ def test_pair_table_keeps_pairs_with_both_measures_and_results(stitched):
     assert methods == ["ortho", "ridge", "irp", "kernel", "mlp"]
     assert measures[:2] == ["cka anchors", "cka_debiased anchors"] and measures[-1] == "mutual_knn test"
     assert len(wide) == 12 and not wide[measures + methods].isna().any().any()
+
+
+def test_method_grid_runs_a_method_on_part_of_the_grid(stitched):
+    spaces, heads, y, _, anchors = stitched
+    decoders = [Decoder.head("svm", name, heads[name]) for name in ("a", "b")]
+    settings = StitchSettings(methods=["ortho", "kernel"], scalings=["standard", "l2"], anchor_counts=[60, 120],
+                              seeds=[0], method_grid={"kernel": {"anchors": [120], "scalings": ["standard"]}})
+    table = stitch(spaces[:2], decoders, settings, y_test=y[380:], anchor_indices=anchors)
+    runs = table[table["metric"] == "accuracy"].groupby("method")[["anchors", "scaling"]]
+    assert set(map(tuple, runs.get_group("kernel").to_numpy())) == {(120, "standard")}
+    assert set(map(tuple, runs.get_group("ortho").to_numpy())) == {(a, s) for a in (60, 120) for s in ("standard", "l2")}
+    with pytest.raises(ValueError, match=r"method_grid names 'relative', not a translation method"):
+        StitchSettings(method_grid={"relative": {"anchors": [10]}})
+    with pytest.raises(ValueError, match=r"method_grid\['mlp'\] must be a mapping with keys anchors and/or scalings"):
+        StitchSettings(method_grid={"mlp": {"seeds": [0]}})

@@ -23,6 +23,7 @@ concatenates them.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 from typing import Any
@@ -108,7 +109,7 @@ def _classification(
         lambda enc, split: encodings_dir / dataset / enc / f"{split}.safetensors", encoders
     )
     plan = anchor_plan(cfg, dataset, "classification")
-    settings = stitch_settings(cfg, dataset, "classification")
+    settings = _with_method_grid(cfg, stitch_settings(cfg, dataset, "classification"))
     decoders = []
     for encoder in encoders:
         for head in heads:
@@ -141,6 +142,17 @@ def _stitchability(cfg: DictConfig, table: pd.DataFrame, spaces: list[Space], an
     return part
 
 
+def _with_method_grid(cfg: DictConfig, settings):
+    """``settings`` with ``suite.stitch.method_grid`` (methods run on part of the grid only;
+    see ``StitchSettings.method_grid``), when the suite sets it."""
+    grid = _plain_select(cfg, "suite.stitch.method_grid")
+    if grid is None:
+        return settings
+    if not isinstance(grid, dict):
+        raise ValueError(f"suite.stitch.method_grid must be a mapping {{method: {{anchors, scalings}}}}, got {grid!r}")
+    return dataclasses.replace(settings, method_grid=grid)
+
+
 def _plain_select(cfg: DictConfig, key: str) -> Any:
     from omegaconf import OmegaConf
 
@@ -154,7 +166,7 @@ def _reconstruction(cfg: DictConfig, dataset: str, dcfg: Any, phases: dict[str, 
         return None
     results_dir = Path(cfg.paths.results_dir)
     plan = anchor_plan(cfg, dataset, "reconstruction")
-    settings = stitch_settings(cfg, dataset, "reconstruction")
+    settings = _with_method_grid(cfg, stitch_settings(cfg, dataset, "reconstruction"))
     images_test = np.asarray(load_dataset(dataset, subset=autoencoder_subset(dcfg)).test.inputs, dtype=np.float32) / 255.0
     accelerator = accelerator_of(cfg)
     tables, parts = [], []
