@@ -78,7 +78,9 @@ SCHEMA: dict[str, Any] = {
                           "autoencoders": _AE_GRID}),
         "anchors": _ANCHORS,
         "stitch": {"methods": ANY, "scalings": ANY, "retrieval_queries": ANY, "translator": "translator",
-                   "datasets": Each({**_SCOPE, "autoencoders": _SCOPE}), "few_anchors": _FEW},
+                   "datasets": Each({**_SCOPE, "autoencoders": _SCOPE}), "few_anchors": _FEW,
+                   # beyond the paper: methods on part of the grid; the pairs' similarity measures
+                   "method_grid": ANY, "similarity": ANY},
         "report": {"paper_datasets": ANY, "anchors": ANY, "note": ANY, "ddof": ANY, "digits": ANY, "images": ANY},
         "appendix": {
             "figure12": {"paper_figure": ANY, "dataset": ANY, "encoder": ANY, "head": ANY, "layers": ANY,

@@ -21,7 +21,10 @@ from latentstitch.translate import fit_translators, relative_projection
 
 # Baselines that involve no fitted translator; they get scaling "none" and are computed once.
 BASELINES = ("absolute", "relative")
-TRANSLATION_METHODS = ("affine", "linear", "l-ortho", "ortho", "ridge")
+TRANSLATION_METHODS = ("affine", "linear", "l-ortho", "ortho", "ridge", "irp", "kernel", "mlp")
+# Nonlinear (beyond the paper): no matrix composes with a linear head; their translated test
+# set is formed and decoded.
+NONLINEAR_METHODS = ("irp", "kernel", "mlp")
 RESULT_COLUMNS = [
     "source", "target", "decoder", "method", "scaling", "anchors", "seed", "metric", "value",
 ]
@@ -95,6 +98,10 @@ class StitchSettings:
     translator_kwargs: dict = field(default_factory=dict)
     # Also translate each space into itself (a sanity row: it should match no-stitch).
     self_pairs: bool = False
+    # Methods that run on part of the grid only: {method: {"anchors": [...], "scalings": [...]}}
+    # (either key optional); a costly method can then run where the report reads it without
+    # running the whole anchors sweep. Methods not named run everywhere.
+    method_grid: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         valid = BASELINES + TRANSLATION_METHODS
@@ -103,6 +110,19 @@ class StitchSettings:
             raise ValueError(f"unknown method(s) {unknown}; valid: {', '.join(valid)}")
         if not self.anchor_counts or min(self.anchor_counts) < 2:
             raise ValueError(f"anchor_counts must be >= 2, got {list(self.anchor_counts)}")
+        for method, grid in self.method_grid.items():
+            if method not in TRANSLATION_METHODS:
+                raise ValueError(f"method_grid names {method!r}, not a translation method "
+                                 f"({', '.join(TRANSLATION_METHODS)})")
+            if not isinstance(grid, dict) or set(grid) - {"anchors", "scalings"}:
+                raise ValueError(f"method_grid[{method!r}] must be a mapping with keys anchors and/or scalings, "
+                                 f"got {grid!r}")
+
+    def runs(self, method: str, anchors: int, scaling: str) -> bool:
+        """Whether ``method`` runs at (``anchors``, ``scaling``) (see ``method_grid``)."""
+        grid = self.method_grid.get(method, {})
+        return (int(anchors) in [int(a) for a in grid.get("anchors", [anchors])]
+                and scaling in grid.get("scalings", [scaling]))
 
 
 def _latent_rows(pred: np.ndarray, true: np.ndarray, queries: int, whole: bool) -> dict[str, float]:
@@ -175,7 +195,11 @@ def stitch(
     and lmse over the whole test set when the decoders reconstruct (the paper's Tables 3, 4
     and 8), over that same sample otherwise (the paper reports none for classification).
     Decoders with a linear ``readout`` are composed with the translation, so a classification
-    pair whose decoders all have one never forms its whole translated test set.
+    pair whose decoders all have one never forms its whole translated test set; a nonlinear
+    translator (``Translator.is_linear`` False: irp, kernel, mlp) always forms it and decodes it.
+    Seconds spent fitting, per (method, scaling, anchors): ``result.attrs["fit_seconds"]``, a
+    list of ``{method, scaling, anchors, seed, source, translators, seconds}`` (one
+    ``fit_translators`` call each; ``seconds / translators`` is the time per translator).
     """
     spaces = {s.name: s for s in spaces}
     decoders = list(decoders)
@@ -191,6 +215,7 @@ def stitch(
             raise ValueError(f"decoder {d.name!r} is for space {d.space!r}, not among {sorted(spaces)}")
     rows: list[dict] = []
     clock = _Clock()
+    fits: list[dict] = []
 
     def emit(source, target, decoder, method, scaling, anchors, seed, values: dict[str, float]):
         for metric, value in values.items():
@@ -206,7 +231,8 @@ def stitch(
         """x_in: the source's test set as the translator multiplies it (``prepare``); no
         translator: the identity (``absolute``)."""
         targets_decoders = [d for d in absolute_decoders if d.space == target]
-        sample = not whole and all(d.readout is not None for d in targets_decoders)
+        composes = translator is None or translator.is_linear
+        sample = not whole and composes and all(d.readout is not None for d in targets_decoders)
         with clock("transform"):
             z = x_in if translator is None else translator.apply(x_in[:queries] if sample else x_in)
         with clock("latent metrics"):
@@ -214,7 +240,7 @@ def stitch(
                  _latent_rows(z, spaces[target].test, queries, whole))
         with clock("decode"):
             for d in targets_decoders:
-                if d.readout is None or translator is None:
+                if d.readout is None or translator is None or not composes:
                     values = _decoder_rows(d, z, y_test, images_test)
                 else:
                     # in torch: a numpy product here would leave OpenBLAS threads spinning
@@ -252,14 +278,19 @@ def stitch(
                                          _decoder_rows(d, rel, y_test, images_test))
             for scaling in settings.scalings:
                 for method in methods:
+                    if not settings.runs(method, count, scaling):
+                        continue
                     for s, targets in targets_of.items():
                         if not targets:
                             continue
+                        start = time.perf_counter()
                         with clock("fit"):
                             translators = fit_translators(
                                 spaces[s].train[idx], [spaces[t].train[idx] for t in targets],
                                 method, scaling, seed=seed, **settings.translator_kwargs,
                             )
+                        fits.append(dict(method=method, scaling=scaling, anchors=count, seed=seed, source=s,
+                                         translators=len(targets), seconds=time.perf_counter() - start))
                         with clock("transform"):
                             # fit_translators' translators share the source's scaling: one
                             # check and one prepare of its test set serve every target
@@ -268,4 +299,5 @@ def stitch(
                             score(s, t, method, scaling, count, seed, x_in, translator)
     table = pd.DataFrame(rows, columns=RESULT_COLUMNS)
     table.attrs["seconds"] = dict(clock.seconds)
+    table.attrs["fit_seconds"] = fits
     return table

@@ -18,7 +18,8 @@ from latentstitch.reports.tables import NO_ANCHORS, NO_SCALING, TRANSLATION_METH
 
 # The paper's method colours are not given; one fixed colour per method across all figures.
 COLORS = {"affine": "tab:blue", "linear": "tab:orange", "l-ortho": "tab:green", "ortho": "tab:red",
-          "ridge": "tab:purple", "relative": "tab:brown", "absolute": "tab:gray", "no-stitch": "black"}
+          "ridge": "tab:purple", "relative": "tab:brown", "absolute": "tab:gray", "no-stitch": "black",
+          "irp": "tab:olive", "kernel": "tab:cyan", "mlp": "tab:pink"}
 DPI = 120
 
 

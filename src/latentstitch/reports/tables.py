@@ -16,10 +16,15 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-# Column order of Tables 1, 2, 5, 6 (then ridge, beyond the paper); row order of 3, 4, 8.
-METHODS = ("no-stitch", "absolute", "relative", "affine", "linear", "l-ortho", "ortho", "ridge")
-TRANSLATION_METHODS = ("affine", "linear", "l-ortho", "ortho", "ridge")
-METHOD_LABELS = {"no-stitch": "No Stitching"}
+# Column order of Tables 1, 2, 5, 6 (then ridge and the nonlinear methods, beyond the paper);
+# row order of 3, 4, 8.
+METHODS = ("no-stitch", "absolute", "relative", "affine", "linear", "l-ortho", "ortho", "ridge", "irp", "kernel",
+           "mlp")
+TRANSLATION_METHODS = ("affine", "linear", "l-ortho", "ortho", "ridge", "irp", "kernel", "mlp")
+# Shown only when run.
+BEYOND_PAPER = ("ridge", "irp", "kernel", "mlp")
+METHOD_LABELS = {"no-stitch": "No Stitching", "irp": "irp (beyond paper)", "kernel": "kernel (beyond paper)",
+                 "mlp": "mlp (beyond paper)"}
 RECONSTRUCTION_METRICS = ("lcos", "lmse", "rmse")
 # How close translated encodings land to the target's own (the stitch stage's latent rows).
 RETRIEVAL_METRICS = ("lcos", "retrieval_top1", "retrieval_mrr")
@@ -103,8 +108,8 @@ class ReportTable:
         datasets = list(dict.fromkeys(cells["dataset"]))
         present = set(cells["method"])
         # The paper's columns are always shown (a missing baseline is itself information);
-        # ridge only when it was run.
-        methods = [m for m in METHODS if m != "ridge" or m in present]
+        # ridge and the nonlinear methods only when they were run.
+        methods = [m for m in METHODS if m not in BEYOND_PAPER or m in present]
         if len(self.spec.metrics) == 1:
             wide = cells.pivot(index="dataset", columns="method", values="text").reindex(index=datasets, columns=methods)
             wide.columns = [METHOD_LABELS.get(m, m) for m in methods]

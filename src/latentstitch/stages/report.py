@@ -35,6 +35,10 @@ when more than one anchor count was run), reconstruction error vs anchors (Figur
 dataset, decoder family and pair kind), the encoder x decoder heatmap (Figure 5; ortho,
 standard scaling), reconstruction examples (Figure 6; per dataset and decoder family, two
 autoencoders of the same bottleneck), latent norm distributions (Figure 4; per dataset).
+Where the stitch stage wrote ``{results_dir}/stitch/similarity/{dataset}.csv`` (and
+``fit_seconds/``), a "Stitchability" section follows (``latentstitch.reports.stitchability``:
+per dataset the pairs' similarity measures beside each method's result, Spearman's rho,
+scatter figures, the methods beyond the paper against ridge, seconds per fit).
 When ``{results_dir}/appendix/summary.json`` exists, an "Appendix experiments" section follows
 (``latentstitch.reports.appendix``: one claim line per figure, the figures copied in).
 """
@@ -62,6 +66,7 @@ from latentstitch.reports.compare import compare_with_paper, method_rankings, pa
 from latentstitch.reports.document import FigureEntry, ReportHeader, render_comparison, render_report
 from latentstitch.reports.markdown import latex_table, markdown_table
 from latentstitch.reports.paper import load_paper_values
+from latentstitch.reports.stitchability import stitchability_section
 from latentstitch.reports.tables import (
     TRANSLATION_METHODS,
     ReportTable,
@@ -347,10 +352,12 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         figures = (_anchor_figures(results, ddof, out) + _heatmaps(results, tables, out)
                    + _grid_figures(cfg, tables, settings["images"], out) + _norm_figures(cfg, out))
         links = {"comparison": "comparison.md", "comparison CSV": "comparison.csv", "rankings CSV": "rankings.csv"}
+        stitchability, stitchability_files = stitchability_section(
+            stitch_table_path(results_dir, datasets[0]).parent, datasets, results, settings.get("anchors"), out, digits)
         write_text_atomic(out / "report.md", render_report(header, table_files, comparison, rankings, figures,
                                                             links=links, digits=digits)
                           + few_anchors_section(results_dir / "stitch" / "few_anchors", out, digits)
-                          + appendix_section(results_dir / "appendix", out))
+                          + stitchability + appendix_section(results_dir / "appendix", out))
     write_json_atomic(metrics_path(results_dir), _headline_metrics(tables))
     with atomic_dir(plots_dir(results_dir)) as plots:
         for name, curve in _plot_tables(results, ddof).items():
@@ -368,6 +375,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         "tables": [str(final / files["CSV"]) for _, files in table_files],
         "figures": [str(final / f.path) for f in figures],
         "comparison_cells": len(comparison),
+        "stitchability": [str(final / f) for f in stitchability_files],
     }
 
 

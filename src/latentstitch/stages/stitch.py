@@ -9,6 +9,11 @@ scaling, anchor count and seed, into one tidy table per dataset.
         grid_{dataset}_{family}.safetensors, .json   Figure 6: test images, the target's own
             reconstructions, and the source's latents translated (per method and anchor count)
             and decoded by the target autoencoder
+    {results_dir}/stitch/similarity/{dataset}.csv   every pair's similarity measures, on the
+                                            anchors and on the test set (latentstitch.stitchability;
+                                            ``suite.stitch.similarity``: false, or {k, keep, measures})
+    {results_dir}/stitch/fit_seconds/{dataset}.csv  seconds of every fit_translators call
+    {results_dir}/stitch/few_anchors/{dataset}.csv  the few-anchor sweep (``suite.stitch.few_anchors``)
 
 The folder is built aside and swapped in whole: a failed run leaves the previous one intact.
 
@@ -26,6 +31,7 @@ concatenates them.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 from typing import Any
@@ -43,11 +49,12 @@ from latentstitch.layout import autoencoder_dir, head_dir, relative_head_dir, st
 from latentstitch.plan import anchor_plan, autoencoder_ids, autoencoder_subset, stitch_settings
 from latentstitch.provenance import provenance
 from latentstitch.stages._cli import stage_main
+from latentstitch.stitchability import SimilaritySettings, stitchability_part, write_stitchability
 from latentstitch.stitching import Decoder, Space, stitch
 from latentstitch.tracking import stage_run
 from latentstitch.translate import Translator
 
-FIGURE_METHODS = ("absolute", "affine", "linear", "l-ortho", "ortho", "ridge")  # Figure 6's rows
+FIGURE_METHODS = ("absolute", "affine", "linear", "l-ortho", "ortho", "ridge", "irp", "kernel", "mlp")  # Figure 6's rows
 
 
 def stitch_output_dir(cfg: DictConfig) -> Path:
@@ -107,7 +114,7 @@ def _classification(cfg: DictConfig, dataset: str, dcfg: Any, phases: dict[str, 
         lambda enc, split: encodings_dir / dataset / enc / f"{split}.safetensors", encoders
     )
     plan = anchor_plan(cfg, dataset, "classification")
-    settings = stitch_settings(cfg, dataset, "classification")
+    settings = _with_method_grid(cfg, stitch_settings(cfg, dataset, "classification"))
     decoders = []
     for encoder in encoders:
         for head in heads:
@@ -120,12 +127,41 @@ def _classification(cfg: DictConfig, dataset: str, dcfg: Any, phases: dict[str, 
                     folder = relative_head_dir(results_dir, dataset, encoder, head, count, seed)
                     decoders.append(Decoder(head, encoder, "classifier", load_head(folder).predict_relative,
                                             relative=True, anchor_key=(count, seed)))
-    table = stitch(
-        spaces, decoders, settings, y_test=y_test,
-        anchor_indices=lambda count, seed: sample_anchors(y_train, count, seed, stratified=plan.stratified),
-    )
+    anchor_fn = lambda count, seed: sample_anchors(y_train, count, seed, stratified=plan.stratified)  # noqa: E731
+    table = stitch(spaces, decoders, settings, y_test=y_test, anchor_indices=anchor_fn)
     _add_seconds(phases, table)
-    return table.assign(task="classification")
+    part = _stitchability(cfg, table, spaces, anchor_fn, plan, phases, task="classification")
+    out = table.assign(task="classification")
+    out.attrs["stitchability"] = [part]
+    return out
+
+
+def _stitchability(cfg: DictConfig, table: pd.DataFrame, spaces: list[Space], anchor_fn, plan,
+                   phases: dict[str, float], **labels: Any) -> dict[str, Any]:
+    """The pairs' similarities (``suite.stitch.similarity``) and fit times, for the report."""
+    start = time.perf_counter()
+    settings = SimilaritySettings.from_config(_plain_select(cfg, "suite.stitch.similarity"))
+    part = stitchability_part(table, spaces, anchor_fn, plan.counts, plan.seeds, settings, **labels)
+    phases["similarity"] = phases.get("similarity", 0.0) + time.perf_counter() - start
+    return part
+
+
+def _with_method_grid(cfg: DictConfig, settings):
+    """``settings`` with ``suite.stitch.method_grid`` (methods run on part of the grid only;
+    see ``StitchSettings.method_grid``), when the suite sets it."""
+    grid = _plain_select(cfg, "suite.stitch.method_grid")
+    if grid is None:
+        return settings
+    if not isinstance(grid, dict):
+        raise ValueError(f"suite.stitch.method_grid must be a mapping {{method: {{anchors, scalings}}}}, got {grid!r}")
+    return dataclasses.replace(settings, method_grid=grid)
+
+
+def _plain_select(cfg: DictConfig, key: str) -> Any:
+    from omegaconf import OmegaConf
+
+    node = OmegaConf.select(cfg, key)
+    return OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
 
 
 def _reconstruction(cfg: DictConfig, dataset: str, dcfg: Any, phases: dict[str, float],
@@ -135,11 +171,11 @@ def _reconstruction(cfg: DictConfig, dataset: str, dcfg: Any, phases: dict[str, 
         return None
     results_dir = Path(cfg.paths.results_dir)
     plan = anchor_plan(cfg, dataset, "reconstruction")
-    settings = stitch_settings(cfg, dataset, "reconstruction")
+    settings = _with_method_grid(cfg, stitch_settings(cfg, dataset, "reconstruction"))
     data = load_dataset(group_config(cfg, "dataset", dataset), subset=autoencoder_subset(dcfg))
     images_test = np.asarray(data.test.inputs, dtype=np.float32) / 255.0
     accelerator = accelerator_of(cfg)
-    tables = []
+    tables, parts = [], []
     for l2 in grid.get("l2", [False]):  # plain and L2-input decoders are separate families
         ids = autoencoder_ids(grid, bool(l2))
         if len(ids) < 2:
@@ -152,14 +188,19 @@ def _reconstruction(cfg: DictConfig, dataset: str, dcfg: Any, phases: dict[str, 
                     load_autoencoder(autoencoder_dir(results_dir, dataset, ae), accelerator=accelerator).decode)
             for ae in ids
         ]
-        table = stitch(
-            spaces, decoders, settings, images_test=images_test,
-            anchor_indices=lambda count, seed: sample_anchors(y_train, count, seed, stratified=plan.stratified),
-        )
+        anchor_fn = lambda count, seed, y_train=y_train: sample_anchors(  # noqa: E731
+            y_train, count, seed, stratified=plan.stratified)
+        table = stitch(spaces, decoders, settings, images_test=images_test, anchor_indices=anchor_fn)
         _add_seconds(phases, table)
+        parts.append(_stitchability(cfg, table, spaces, anchor_fn, plan, phases, task="reconstruction",
+                                    decoder_l2=bool(l2)))
         tables.append(table.assign(task="reconstruction", decoder_l2=bool(l2)))
         _grid_images(cfg, dataset, ids, bool(l2), figures)
-    return pd.concat(tables, ignore_index=True) if tables else None
+    if not tables:
+        return None
+    out = pd.concat(tables, ignore_index=True)
+    out.attrs["stitchability"] = parts
+    return out
 
 
 def _grid_images(cfg: DictConfig, dataset: str, ids: list[str], l2: bool, figures: Path) -> None:
@@ -274,11 +315,15 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                      if t is not None]
             if not parts:
                 continue
+            extras = [e for p in parts for e in p.attrs.get("stitchability", [])]
             table = pd.concat(parts, ignore_index=True).assign(dataset=dataset, suite=cfg.suite.name, **stamp)
             table.to_csv(out / f"{dataset}.csv", index=False)
             seconds = time.perf_counter() - start
+            written = write_stitchability(out, dataset, extras, stamp)
             summary["tables"][dataset] = {"path": str(final / f"{dataset}.csv"), "rows": len(table),
-                                          "tasks": sorted(set(table["task"])), "seconds": seconds, "phases": phases}
+                                          "tasks": sorted(set(table["task"])), "seconds": seconds, "phases": phases,
+                                          "stitchability": {k: str(final / Path(v).relative_to(out))
+                                                            for k, v in written.items()}}
             tracker.log({f"stitch/{dataset}/seconds": seconds})
             tracker.log_table(f"stitch/{dataset}", table)
             few = _few_anchors(cfg, dataset, dcfg, phases)

@@ -36,6 +36,10 @@ from latentstitch.translate.functional import (
     _ridge_basis,
     _ridge_solve,
 )
+from latentstitch.translate.irp import InverseRelativeProjection, fit_irp
+from latentstitch.translate.kernel import RBFKernelRidge, fit_kernel_ridge
+from latentstitch.translate.mlp import ResidualMLP, fit_mlp
+from latentstitch.translate.nonlinear import NonlinearMap
 from latentstitch.translate.scaling import SCALINGS, Scaling, StandardScaling
 
 FIT_DTYPES = (None, "float32", "float64")
@@ -103,11 +107,16 @@ class Method:
     rounding and a backward-stable solver (Householder QR, SVD) in float32 returns the exact
     solution for anchors perturbed within that rounding; and ``affine`` is gradient descent.
     What float64 is needed for is accumulation over many anchors: the scalings' statistics.
+
+    ``nonlinear``: the ``NonlinearMap`` subclass the aligner returns instead of ``Alignment``s
+    (``irp``, ``kernel``, ``mlp``; beyond the paper). Such a translator has no ``coef_``: its
+    transform is scaling -> map -> inverse scaling, and it saves the map's state.
     """
 
-    aligner: Callable[[torch.Tensor, list[torch.Tensor], "FitContext"], list[Alignment]]
+    aligner: Callable[[torch.Tensor, list[torch.Tensor], "FitContext"], list[Any]]
     equal_dims: bool = False
     float64: bool = False
+    nonlinear: type[NonlinearMap] | None = None
 
 
 def _split(m: torch.Tensor, ys: list[torch.Tensor]) -> list[torch.Tensor]:
@@ -195,6 +204,31 @@ def _affine(x: torch.Tensor, ys: list[torch.Tensor], ctx: FitContext) -> list[Al
     return [Alignment(r, b, rank=rank, needed_rank=needed) for r, b in many]
 
 
+def _with_rank(maps: list[NonlinearMap], x: torch.Tensor, ctx: FitContext) -> list[NonlinearMap]:
+    # As affine's: the rank of the centered x anchors says whether they span what they could
+    # (fit warns below ``needed_rank``, e.g. for constant or duplicated anchors).
+    xc = (x - x.mean(dim=0)).to(torch.float64)
+    gram = xc.T @ xc if x.shape[1] <= x.shape[0] else xc @ xc.T
+    tol = max(_rcond(ctx, *x.shape) ** 2, torch.finfo(torch.float64).eps * max(x.shape))
+    rank = _rank(torch.linalg.eigvalsh(gram), tol)
+    needed = min(_usable_rows(x, ctx, centers=True), x.shape[1])
+    for m in maps:
+        m.rank, m.needed_rank = rank, needed
+    return maps
+
+
+def _irp(x: torch.Tensor, ys: list[torch.Tensor], ctx: FitContext) -> list[NonlinearMap]:
+    return _with_rank(fit_irp(x, ys, ctx.eps), x, ctx)
+
+
+def _kernel(x: torch.Tensor, ys: list[torch.Tensor], ctx: FitContext) -> list[NonlinearMap]:
+    return _with_rank(fit_kernel_ridge(x, ys), x, ctx)
+
+
+def _mlp(x: torch.Tensor, ys: list[torch.Tensor], ctx: FitContext) -> list[NonlinearMap]:
+    return _with_rank(fit_mlp(x, ys, ctx.seed), x, ctx)
+
+
 METHODS: dict[str, Method] = {
     "absolute": Method(_identity, equal_dims=True),
     "ortho": Method(_ortho),
@@ -202,7 +236,13 @@ METHODS: dict[str, Method] = {
     "linear": Method(_linear),
     "ridge": Method(_ridge_aligner, float64=True),
     "affine": Method(_affine),
+    # beyond the paper, nonlinear (latentstitch.translate.irp, .kernel, .mlp)
+    "irp": Method(_irp, float64=True, nonlinear=InverseRelativeProjection),
+    "kernel": Method(_kernel, float64=True, nonlinear=RBFKernelRidge),
+    "mlp": Method(_mlp, nonlinear=ResidualMLP),
 }
+# Attributes of the folded linear chain, which a nonlinear translator does not have.
+_LINEAR_ONLY = ("coef_", "offset_", "matrix_", "bias_")
 
 
 def _stored(t: torch.Tensor) -> torch.Tensor:
@@ -222,9 +262,13 @@ class Translator:
         least squares), ``"linear"`` (minimum-norm least squares, no bias), ``"affine"``
         (R x + b by Adam), ``"ridge"`` (closed-form ridge with intercept, penalty by GCV;
         beyond the paper), ``"absolute"`` (identity; the paper's baseline with ``scaling="none"``).
+        Nonlinear, beyond the paper: ``"irp"`` (inverse relative projection, Maiorca et al.
+        2024), ``"kernel"`` (RBF kernel ridge, penalty by leave-one-out), ``"mlp"`` (residual MLP with
+        early stopping, seeded); see ``latentstitch.translate.irp``, ``.kernel``, ``.mlp``.
     scaling : ``"standard"``, ``"l2"`` or ``"none"`` (see ``latentstitch.translate.scaling``),
         fitted on each side's anchors; the translation is de-normalized into Y's space.
-    seed : seeds ``affine``'s initialization; the other methods are deterministic.
+    seed : seeds ``affine``'s initialization and ``mlp``'s split and initialization; the other
+        methods are deterministic.
     ddof : delta degrees of freedom of ``standard``'s std (1: the authors' reference).
     affine_steps, affine_lr : Adam steps and learning rate of ``affine`` (paper: 300, 1e-3).
     fit_dtype : precision of the aligner's solve. ``None``: the anchors' precision (float32 at
@@ -238,12 +282,15 @@ class Translator:
     matrix_, bias_ : torch.Tensor
         (d1, d2) and (d2,): the aligner in the pre-processed space, padding removed.
     alpha_ : float or None
-        ridge's penalty, else None.
+        ridge's (or kernel's) penalty, else None.
     n_features_in_, n_features_out_ : int
         d1 and d2.
     coef_, offset_ : torch.Tensor
         (d1, d2) and (d2,): the whole chain folded, ``transform(x) = prepare(x) @ coef_ +
         offset_``.
+    map_ : NonlinearMap
+        Nonlinear methods only (irp, kernel, mlp), instead of ``matrix_``, ``bias_``,
+        ``coef_`` and ``offset_`` (reading those raises AttributeError saying so).
 
     Learned tensors are kept in float64 on CPU whatever the anchors' device. scikit-learn's
     estimator protocol is implemented without importing it (see the README).
@@ -300,7 +347,7 @@ class Translator:
         return self
 
     def __sklearn_is_fitted__(self) -> bool:
-        return hasattr(self, "matrix_")
+        return "matrix_" in self.__dict__ or "map_" in self.__dict__
 
     def __sklearn_tags__(self) -> Any:
         """scikit-learn (>= 1.6) asks for these; only scikit-learn calls this, so importing it
@@ -324,7 +371,7 @@ class Translator:
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
-        if "coef_" in state:
+        if "coef_" in state or "map_" in state:
             self._on_device = {}
 
     def _plain_settings(self) -> dict:
@@ -421,6 +468,13 @@ class Translator:
         alignments = method.aligner(xs, ys_scaled, ctx)
         ranked = False
         for al, name, y64 in zip(alignments, names, y64s):
+            if method.nonlinear is not None:
+                if not all(bool(torch.isfinite(v).all()) for v in al.state().values()):
+                    raise ValueError(
+                        f"method {self.method!r} did not find a finite translation for x anchors {tuple(xt.shape)} "
+                        f"and {name} {tuple(y64.shape)} (NaN or inf in its learned state); rescale the anchors "
+                        "(e.g. scaling='standard') or use another method"
+                    )
             if al.rank is not None and al.needed_rank is not None and al.rank < al.needed_rank:
                 ranked = True
                 what = "the cross-covariance of x and y anchors" if self.method == "ortho" else "the x anchors"
@@ -431,7 +485,8 @@ class Translator:
                     "one of many that explain the anchors equally well.",
                     UserWarning, stacklevel=3,
                 )
-            if not (bool(torch.isfinite(al.matrix).all()) and (al.bias is None or bool(torch.isfinite(al.bias).all()))):
+            if method.nonlinear is None and not (
+                    bool(torch.isfinite(al.matrix).all()) and (al.bias is None or bool(torch.isfinite(al.bias).all()))):
                 raise ValueError(
                     f"method {self.method!r} did not find a finite translation for x anchors {tuple(xt.shape)} and "
                     f"{name} {tuple(y64.shape)} (NaN or inf in the learned matrix; max |anchor| after "
@@ -455,12 +510,17 @@ class Translator:
             new = Translator(**self.get_params())
             new.scaling_x_ = self._make_scaling().load_state(dict(state_x))
             new.scaling_y_ = sy.load_state({k: _stored(v) for k, v in sy.state().items()})
-            new.matrix_ = _stored(al.matrix[:d1, :d2])
-            new.bias_ = _stored(torch.zeros(d2) if al.bias is None else al.bias[:d2])
-            new.alpha_ = al.alpha
-            new.n_features_in_, new.n_features_out_ = d1, d2
-            new._fold()
-            if not (bool(torch.isfinite(new.coef_).all()) and bool(torch.isfinite(new.offset_).all())):
+            if method.nonlinear is not None:
+                new._set_map(al.with_state({k: _stored(v) for k, v in al.state().items()}))
+                finite = all(bool(torch.isfinite(v).all()) for v in new.map_.state().values())
+            else:
+                new.matrix_ = _stored(al.matrix[:d1, :d2])
+                new.bias_ = _stored(torch.zeros(d2) if al.bias is None else al.bias[:d2])
+                new.alpha_ = al.alpha
+                new.n_features_in_, new.n_features_out_ = d1, d2
+                new._fold()
+                finite = bool(torch.isfinite(new.coef_).all()) and bool(torch.isfinite(new.offset_).all())
+            if not finite:
                 raise ValueError(
                     f"the translation from x anchors {tuple(xt.shape)} to {name} {tuple(yt.shape)} overflows "
                     "float64 once scaled back into y's space; rescale the anchors"
@@ -510,6 +570,28 @@ class Translator:
             )
         return solve
 
+    def _set_map(self, fitted: NonlinearMap) -> None:
+        for name in _LINEAR_ONLY:
+            self.__dict__.pop(name, None)
+        self.map_ = fitted
+        self.alpha_ = fitted.alpha
+        self.n_features_in_, self.n_features_out_ = fitted.n_in, fitted.n_out
+        self._on_device = {}
+
+    def __getattr__(self, name: str) -> Any:
+        # only reached when normal lookup fails: explain the missing linear state
+        if name in _LINEAR_ONLY and "map_" in self.__dict__:
+            raise AttributeError(
+                f"method {self.__dict__.get('method')!r} is nonlinear: it has no {name} (no matrix "
+                f"stands for it); use transform(x), or prepare(x) then apply()"
+            )
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    @property
+    def is_linear(self) -> bool:
+        """Whether ``transform(x) = prepare(x) @ coef_ + offset_`` (False for irp, kernel, mlp)."""
+        return METHODS[self.method].nonlinear is None
+
     def _fold(self) -> None:
         sx, sy = self.scaling_x_, self.scaling_y_
         # forward x: (x - shift) / scale [row-normalized]; aligner: @ matrix + bias;
@@ -522,7 +604,7 @@ class Translator:
         self._on_device: dict[tuple[torch.device, torch.dtype], tuple[torch.Tensor, ...]] = {}
 
     def _check_fitted(self) -> None:
-        if not hasattr(self, "matrix_"):
+        if "matrix_" not in self.__dict__ and "map_" not in self.__dict__:
             raise NotFittedError(
                 f"this {self!r} is not fitted yet: call fit(x_anchors, y_anchors) first, or Translator.load(path)"
             )
@@ -547,7 +629,8 @@ class Translator:
         return back(xt)
 
     def apply(self, x_prepared: Array) -> Array:
-        """``x_prepared @ coef_ + offset_`` in the input's dtype and device (see ``prepare``)."""
+        """``x_prepared @ coef_ + offset_`` in the input's dtype and device (see ``prepare``); for a
+        nonlinear method, the rest of its chain (``transform(x) == apply(prepare(x))`` always)."""
         self._check_fitted()
         xt, back = self._input(x_prepared, "x_prepared")
         return back(self._apply(xt))
@@ -578,6 +661,8 @@ class Translator:
         return xc / torch.where(norms > 0, norms, torch.ones_like(norms))[:, None], back
 
     def _apply(self, xin: torch.Tensor) -> torch.Tensor:
+        if "map_" in self.__dict__:
+            return self._apply_map(xin)
         key = (xin.device, xin.dtype)
         if key not in self._on_device:
             coef, offset = (t.to(device=xin.device, dtype=xin.dtype) for t in (self.coef_, self.offset_))
@@ -597,15 +682,39 @@ class Translator:
             )
         return out
 
+    def _apply_map(self, xin: torch.Tensor) -> torch.Tensor:
+        """The nonlinear chain on ``prepare``'s output: the rest of x's scaling, the map, and
+        y's inverse scaling, on the input's device, returned in the input's dtype. Computed in
+        float64 whatever the input: the maps normalize rows and square distances, which
+        overflow or underflow float32 long before the translation itself does."""
+        key = (xin.device, torch.float64)
+        if key not in self._on_device:
+            sx, sy = self.scaling_x_, self.scaling_y_
+            self._on_device[key] = tuple(t.to(device=xin.device, dtype=torch.float64)
+                                         for t in (sx.shift_, sx.scale_, sy.inverse_scale_, sy.shift_))
+        shift_x, scale_x, inverse_scale_y, shift_y = self._on_device[key]
+        z = xin.to(torch.float64)
+        z = z / scale_x if self.scaling_x_.normalize_rows else (z - shift_x) / scale_x
+        out = (self.map_(z) * inverse_scale_y + shift_y).to(xin.dtype)
+        if not bool(torch.isfinite(out.sum())) and not bool(torch.isfinite(out).all()):
+            raise ValueError(
+                f"x: its translation overflows {_dtype_name(xin.dtype)} (max |x| {max_abs(xin):.3g}); "
+                "pass float64 input"
+            )
+        return out
+
     def save(self, path: str | os.PathLike) -> None:
         """Write the fitted translator to one safetensors file, atomically: tensors in float64,
         settings and a SHA-256 of settings and tensors as JSON in its header; no pickle
         (``latentstitch.translate._file``)."""
         self._check_fitted()
-        tensors = {"matrix": self.matrix_, "bias": self.bias_}
+        if "map_" in self.__dict__:
+            tensors = {f"map.{k}": v for k, v in self.map_.state().items()}
+        else:
+            tensors = {"matrix": self.matrix_, "bias": self.bias_}
         for side, sc in (("x", self.scaling_x_), ("y", self.scaling_y_)):
             tensors.update({f"scaling_{side}.{k}": v for k, v in sc.state().items()})
-        if self.alpha_ is not None:
+        if self.alpha_ is not None and "map_" not in self.__dict__:
             tensors["alpha"] = torch.tensor(self.alpha_, dtype=torch.float64)
         _file.write(path, self._plain_settings(), tensors)
 
@@ -637,6 +746,9 @@ class Translator:
             t = cls(**settings)
         except (TypeError, ValueError) as e:
             raise bad(f"invalid settings: {e}") from None
+        nonlinear = METHODS[t.method].nonlinear
+        if nonlinear is not None:
+            return t._load_map(path, tensors, nonlinear, bad)
         names = {"matrix", "bias", "alpha"} | {f"scaling_{s}.{k}" for s in "xy" for k in Scaling.state_names}
         if set(tensors) - names:
             raise bad(f"unexpected tensors {sorted(set(tensors) - names)} (a Translator file holds {sorted(names)})")
@@ -647,15 +759,7 @@ class Translator:
         d1, d2 = matrix.shape
         t.matrix_ = _file.check_tensor(path, "matrix", matrix, (d1, d2))
         t.bias_ = _file.check_tensor(path, "bias", tensors.get("bias"), (d2,))
-        for side, d in (("x", d1), ("y", d2)):
-            # The shapes a fitted scaling of this kind has, from a fit on a few zero rows.
-            shapes = {k: tuple(v.shape) for k, v in
-                      t._make_scaling().fit(torch.zeros(int(t.ddof) + 2, d, dtype=torch.float64)).state().items()}
-            state = {k: _file.check_tensor(path, f"scaling_{side}.{k}", tensors.get(f"scaling_{side}.{k}"), shape)
-                     for k, shape in shapes.items()}
-            if not bool((state["scale_"] > 0).all()) or not bool((state["inverse_scale_"] >= 0).all()):
-                raise bad(f"scaling_{side} has non-positive scales")
-            setattr(t, f"scaling_{side}_", t._make_scaling().load_state(state))
+        t._load_scalings(path, tensors, d1, d2, bad)
         if "alpha" in tensors:
             alpha = _file.check_tensor(path, "alpha", tensors["alpha"], (), allow_inf=True)
             if not float(alpha) > 0:
@@ -671,6 +775,39 @@ class Translator:
         t.n_features_in_, t.n_features_out_ = d1, d2
         t._fold()
         return t
+
+    def _load_scalings(self, path: Path, tensors: dict[str, torch.Tensor], d1: int, d2: int,
+                       bad: Callable[[str], ValueError]) -> None:
+        for side, d in (("x", d1), ("y", d2)):
+            # The shapes a fitted scaling of this kind has, from a fit on a few zero rows.
+            shapes = {k: tuple(v.shape) for k, v in
+                      self._make_scaling().fit(torch.zeros(int(self.ddof) + 2, d, dtype=torch.float64)).state().items()}
+            state = {k: _file.check_tensor(path, f"scaling_{side}.{k}", tensors.get(f"scaling_{side}.{k}"), shape)
+                     for k, shape in shapes.items()}
+            if not bool((state["scale_"] > 0).all()) or not bool((state["inverse_scale_"] >= 0).all()):
+                raise bad(f"scaling_{side} has non-positive scales")
+            setattr(self, f"scaling_{side}_", self._make_scaling().load_state(state))
+
+    def _load_map(self, path: Path, tensors: dict[str, torch.Tensor], kind: type[NonlinearMap],
+                  bad: Callable[[str], ValueError]) -> "Translator":
+        """The nonlinear part of ``load``: the map's state (``map.*``, float64, finite), a probe
+        through it of the scalings' dims, then the scalings."""
+        names = {f"map.{k}" for k in kind.state_names} | {f"scaling_{s}.{k}" for s in "xy" for k in Scaling.state_names}
+        if set(tensors) != names:
+            raise bad(f"tensors {sorted(tensors)} are not a {self.method!r} translator's {sorted(names)}")
+        state = {k: _stored(_file.check_tensor(path, f"map.{k}", tensors[f"map.{k}"], tuple(tensors[f"map.{k}"].shape)))
+                 for k in kind.state_names}
+        try:
+            fitted = kind(**state)
+            d1, d2 = fitted.n_in, fitted.n_out
+            probe = fitted(torch.zeros(1, d1, dtype=torch.float64))
+        except (IndexError, RuntimeError, ValueError) as e:
+            raise bad(f"inconsistent {self.method!r} state: {e}") from None
+        if tuple(probe.shape) != (1, d2):
+            raise bad(f"the {self.method!r} map gives shape {tuple(probe.shape)} for one row, expected (1, {d2})")
+        self._load_scalings(path, tensors, d1, d2, bad)
+        self._set_map(fitted)
+        return self
 
 
 def transform_many(translators: Sequence[Translator], x: Array) -> Iterator[Array]:
