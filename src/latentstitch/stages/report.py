@@ -52,13 +52,28 @@ from safetensors.numpy import load_file
 
 from latentstitch.config import group_config
 from latentstitch.io import atomic_dir, write_json_atomic, write_text_atomic
-from latentstitch.layout import metrics_path, plots_dir, report_dir, stitch_dir, stitch_table_path
+from latentstitch.layout import (
+    metrics_path,
+    plots_dir,
+    report_dir,
+    stitch_dir,
+    stitch_table_path,
+)
 from latentstitch.plan import autoencoder_subset
 from latentstitch.provenance import git_revision
 from latentstitch.reports import figures as fig
 from latentstitch.reports.appendix import appendix_section
-from latentstitch.reports.compare import compare_with_paper, method_rankings, paper_dataset
-from latentstitch.reports.document import FigureEntry, ReportHeader, render_comparison, render_report
+from latentstitch.reports.compare import (
+    compare_with_paper,
+    method_rankings,
+    paper_dataset,
+)
+from latentstitch.reports.document import (
+    FigureEntry,
+    ReportHeader,
+    render_comparison,
+    render_report,
+)
 from latentstitch.reports.markdown import latex_table, markdown_table
 from latentstitch.reports.paper import load_paper_values
 from latentstitch.reports.tables import (
