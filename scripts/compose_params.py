@@ -24,9 +24,9 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("LATENTSTITCH_CONF_DIR", str(ROOT / "conf"))
 sys.path.insert(0, str(ROOT / "src"))
 
-from latentstitch.io import write_text_atomic  # noqa: E402
-from latentstitch.params import ConfigError, check_fresh, compose, render  # noqa: E402
-from latentstitch.pipeline import dvc_yaml  # noqa: E402
+from latentstitch.io import write_text_atomic
+from latentstitch.params import ConfigError, check_fresh, compose, render
+from latentstitch.pipeline import dvc_yaml
 
 
 def compose_params(overrides: list[str]) -> str:

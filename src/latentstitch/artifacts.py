@@ -19,8 +19,9 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from latentstitch.io import atomic_dir, write_json_atomic
 

@@ -72,8 +72,8 @@ def _train_one(
     return {
         "kind": head.head_.kind if anchor_idx is not None else head.kind,
         "seed": int(cfg.seed),
-        "n_train": int(len(y_train)),
-        "n_test": int(len(y_test)),
+        "n_train": len(y_train),
+        "n_test": len(y_test),
         "dim": int(x_train.shape[1]),
         "train_accuracy": float(head.score(x_train, y_train)),
         "test_accuracy": float(head.score(x_test, y_test)),

@@ -29,7 +29,6 @@ is the hash of what conf/ composed to then).
 from __future__ import annotations
 
 import hashlib
-import inspect
 from pathlib import Path
 from typing import Any
 

@@ -86,7 +86,6 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("usage: python -m latentstitch.validation --params PARAMS.yaml")
     from latentstitch.data.errors import DatasetUnavailableError
     from latentstitch.encoders.errors import EncoderUnavailableError
-
     from latentstitch.stages._cli import record_imports
 
     cfg = OmegaConf.load(argv[1])

@@ -7,6 +7,7 @@ import pytest
 from omegaconf import OmegaConf
 
 import latentstitch.stages.encode as stage
+from latentstitch.config import load_group_config
 from latentstitch.data.base import Dataset, Split
 from latentstitch.io import load_encodings
 
@@ -22,8 +23,10 @@ def _toy_text(subset=None) -> Dataset:
 def cfg(tmp_path, monkeypatch):
     real_load = stage.load_dataset
     monkeypatch.setattr(stage, "load_dataset",
-                        lambda name, subset=None: _toy_text() if name == "toy_text" else real_load(name, subset=subset))
+                        lambda dcfg, subset=None: _toy_text() if dcfg.name == "toy_text" else real_load(dcfg, subset=subset))
     return OmegaConf.create({
+        # the resolved dataset options, as params.yaml holds them
+        "datasets": {"digits": load_group_config("dataset", "digits"), "toy_text": {"name": "toy_text"}},
         "device": "cpu",
         "paths": {"encodings_dir": str(tmp_path / "encodings"), "models_dir": str(tmp_path / "models")},
         "suite": {

@@ -126,7 +126,7 @@ def test_relative_heads_follow_the_anchor_indices(tmp_path, monkeypatch):
     assert train_relative_heads.run(cfg)["kept"] == 2
     # anchor sampling changes (e.g. an edit of data/sampling.py): the same count and seed now
     # draw other rows, so every relative head is retrained on them
-    shifted = lambda labels, count, seed, stratified=False: sample_anchors(labels, count, seed + 100)  # noqa: E731
+    shifted = lambda labels, count, seed, stratified=False: sample_anchors(labels, count, seed + 100)
     monkeypatch.setattr(train_relative_heads, "sample_anchors", shifted)
     again = train_relative_heads.run(cfg)
     assert again["trained"] == 2 and again["kept"] == 0

@@ -39,8 +39,9 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
@@ -51,10 +52,15 @@ from latentstitch.config import group_config
 from latentstitch.data import load_dataset, stratified_indices
 from latentstitch.decoders import load_head
 from latentstitch.encoders import build_encoder, load_spec
-from latentstitch.io import atomic_dir, load_encodings, write_json_atomic, write_text_atomic
-from latentstitch.provenance import provenance
 from latentstitch.fitting import accelerator_of
+from latentstitch.io import (
+    atomic_dir,
+    load_encodings,
+    write_json_atomic,
+    write_text_atomic,
+)
 from latentstitch.layout import appendix_dir, head_dir
+from latentstitch.provenance import provenance
 from latentstitch.stages._cli import stage_main
 from latentstitch.stitching import Space, StitchSettings
 

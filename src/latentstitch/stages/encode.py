@@ -27,8 +27,7 @@ from latentstitch.encoders import (
     ensure_encodings,
     load_spec,
 )
-from latentstitch.encoders.encoding import cache_problem
-from latentstitch.encoders.encoding import DEFAULT_CHUNK_SIZE, SPLITS
+from latentstitch.encoders.encoding import DEFAULT_CHUNK_SIZE, SPLITS, cache_problem
 from latentstitch.stages._cli import stage_main
 
 # Encoding settings (`encode.*` in the composed config) and their defaults.

@@ -56,7 +56,13 @@ from safetensors.numpy import load_file
 
 from latentstitch.config import group_config
 from latentstitch.io import atomic_dir, write_json_atomic, write_text_atomic
-from latentstitch.layout import metrics_path, plots_dir, report_dir, stitch_dir, stitch_table_path
+from latentstitch.layout import (
+    metrics_path,
+    plots_dir,
+    report_dir,
+    stitch_dir,
+    stitch_table_path,
+)
 from latentstitch.plan import autoencoder_subset
 from latentstitch.provenance import git_revision
 from latentstitch.reports import figures as fig

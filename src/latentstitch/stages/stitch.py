@@ -46,7 +46,12 @@ from latentstitch.decoders import load_autoencoder, load_head
 from latentstitch.fitting import accelerator_of
 from latentstitch.io import atomic_dir, load_encodings, write_json_atomic
 from latentstitch.layout import autoencoder_dir, head_dir, relative_head_dir, stitch_dir
-from latentstitch.plan import anchor_plan, autoencoder_ids, autoencoder_subset, stitch_settings
+from latentstitch.plan import (
+    anchor_plan,
+    autoencoder_ids,
+    autoencoder_subset,
+    stitch_settings,
+)
 from latentstitch.provenance import provenance
 from latentstitch.stages._cli import stage_main
 from latentstitch.stitchability import SimilaritySettings, stitchability_part, write_stitchability
