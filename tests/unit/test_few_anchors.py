@@ -89,3 +89,16 @@ def test_report_section(tmp_path):
     ortho = fewest[(fewest["method"] == "ortho") & (fewest["anchor_strategy"] == "uniform")]
     assert ortho["reference_anchors"].iloc[0] == 500
     assert few_anchors_section(tmp_path / "absent", report) == ""
+
+
+def test_plain_only_and_pool():
+    source, target, predict, y_train, y_test = _pair(n_train=200, n_test=50)
+    settings = FewAnchorSettings(pairs=[("src", "tgt")], counts=[20], methods=["ortho", "linear"],
+                                 anchor_strategies=["uniform"], plain_only=["linear"], pool=80, scaling="none")
+    table = few_anchor_sweep(source, target, "h", predict, y_train, y_test, settings)
+    assert sorted(zip(table["method"], table["refine"])) == [("linear", False), ("ortho", False), ("ortho", True)]
+    assert table[table["refine"]]["refine_pairs"].iloc[0] <= 80
+    with pytest.raises(ValueError, match="pool must be an int >= 2"):
+        FewAnchorSettings(pairs=[("a", "b")], pool=1)
+    with pytest.raises(ValueError, match="unknown method"):
+        FewAnchorSettings(pairs=[("a", "b")], plain_only=["relative"])
