@@ -35,8 +35,7 @@ class FewAnchorSettings:
 
     ``refine_options``: keyword arguments of ``latentstitch.translate.refine`` for every
     method; ``refine_overrides``: per method, options that replace them (e.g. ``affine:
-    {guard_method: ortho}``: the held-out guard refits with ortho, whose fits cost a few SVDs
-    where affine's cost 300 Adam steps each). ``plain_only``: methods swept without refinement
+    {iterations: 3}``: each affine refit is 300 Adam steps). ``plain_only``: methods swept without refinement
     (an affine refit on 1280-d spaces costs 20-80 s of a shared CPU core, per round).
     ``pool``: at most this many rows of each (shuffled) train split serve as refine's pools
     (None: all). ``translator``: ``Translator`` keyword arguments.
@@ -85,7 +84,10 @@ class FewAnchorSettings:
         per_dataset = dict(block.pop("datasets", None) or {})
         if dataset not in per_dataset:
             return None
-        merged = {**block, **dict(per_dataset[dataset] or {})}
+        own = dict(per_dataset[dataset] or {})
+        merged = {**block, **own}
+        if isinstance(block.get("anchors"), Mapping) and isinstance(own.get("anchors"), Mapping):
+            merged["anchors"] = {**block["anchors"], **own["anchors"]}  # e.g. own counts, shared seeds
         valid = {f.name for f in fields(cls)} | {"anchors"}
         unknown = sorted(set(merged) - valid)
         if unknown:

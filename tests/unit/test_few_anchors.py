@@ -48,10 +48,14 @@ def test_sweep_rows_cover_the_grid_and_refine_helps_from_few_anchors():
 
 
 def test_settings_from_config():
-    block = {"anchors": {"num": [5, 10], "seeds": [0]}, "methods": ["ortho"], "refine_overrides": {"affine": {"iterations": 2}},
-             "datasets": {"bbc": {"pairs": [["a", "b"]], "methods": ["ortho", "linear"]}}}
+    block = {"anchors": {"num": [5, 10], "seeds": [3]}, "methods": ["ortho"], "refine_overrides": {"affine": {"iterations": 2}},
+             "datasets": {"bbc": {"pairs": [["a", "b"]], "methods": ["ortho", "linear"]},
+                          "fm": {"pairs": [["a", "b"]], "anchors": {"num": [7]}}}}
     settings = FewAnchorSettings.from_config(block, "bbc")
     assert settings.counts == [5, 10] and settings.methods == ["ortho", "linear"] and settings.pairs == [("a", "b")]
+    assert settings.seeds == [3]
+    fm = FewAnchorSettings.from_config(block, "fm")
+    assert fm.counts == [7] and fm.seeds == [3]  # a dataset's own counts keep the shared seeds
     assert settings.options_for("affine") == {"iterations": 2}
     assert FewAnchorSettings.from_config(block, "other") is None
     with pytest.raises(ValueError, match=r"unknown key\(s\) \['method'\]"):
