@@ -22,9 +22,7 @@ import json
 import os
 import platform
 import subprocess
-import sys
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -110,7 +108,7 @@ def table(rows: list[dict], counts: list[int]) -> list[str]:
 
     df = pd.DataFrame(rows)
     mean = df.groupby(["dataset", "method", "anchor_strategy", "refine", "anchors"])["value"].mean()
-    refused = df[df["refine"]].assign(refused=lambda d: d["refine_accepted"] == False)  # noqa: E712
+    refused = df[df["refine"]].assign(refused=lambda d: d["refine_accepted"] == False)
     refused = refused.groupby(["dataset", "method", "anchor_strategy", "anchors"])["refused"].agg(["sum", "size"])
     lines = ["| dataset (source -> target) | method | anchors | " + " | ".join(str(c) for c in counts) + " |",
              "|---|---|---|" + "---:|" * len(counts)]
@@ -132,7 +130,7 @@ def table(rows: list[dict], counts: list[int]) -> list[str]:
 def run(args) -> None:
     """The sweep for each dataset in ``args.datasets``: results/few_anchors_{dataset}.json; then
     results/few_anchors.md from every such file present."""
-    from latentstitch.io import write_json_atomic, write_text_atomic
+    from latentstitch.io import write_json_atomic
 
     counts = [10, 25, 50, 100]
     # The shared CPU ran at a load average of 5-10 while this was measured: two seeds on BBC

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -76,7 +77,7 @@ class FewAnchorSettings:
                              f"{', '.join(TRANSLATION_METHODS)}")
 
     @classmethod
-    def from_config(cls, block: Mapping[str, Any], dataset: str) -> "FewAnchorSettings | None":
+    def from_config(cls, block: Mapping[str, Any], dataset: str) -> FewAnchorSettings | None:
         """The settings of ``dataset`` from ``suite.stitch.few_anchors``: shared keys at the
         top, ``datasets.<name>`` overriding them (a dataset absent there is not swept; its
         block must give ``pairs``). Raises ValueError naming an unknown key."""

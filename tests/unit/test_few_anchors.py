@@ -4,8 +4,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from latentstitch.few_anchors import FEW_ANCHOR_COLUMNS, FewAnchorSettings, few_anchor_sweep
-from latentstitch.reports.few_anchors import few_anchors_section, fewest_anchors, variant_means
+from latentstitch.few_anchors import (
+    FEW_ANCHOR_COLUMNS,
+    FewAnchorSettings,
+    few_anchor_sweep,
+)
+from latentstitch.reports.few_anchors import (
+    few_anchors_section,
+    fewest_anchors,
+    variant_means,
+)
 from latentstitch.stitching import Space
 
 
@@ -41,7 +49,7 @@ def test_sweep_rows_cover_the_grid_and_refine_helps_from_few_anchors():
     few = table[table["anchors"] == 3]
     plain, refined = few[~few["refine"]]["value"].to_numpy(), few[few["refine"]]["value"].to_numpy()
     assert refined.mean() > plain.mean() + 0.05  # from 3 anchors, the pools recover the rotation in most cells
-    kept = (few[few["refine"]]["refine_accepted"] == False).to_numpy()  # noqa: E712
+    kept = (few[few["refine"]]["refine_accepted"] == False).to_numpy()
     np.testing.assert_array_equal(refined[kept], plain[kept])  # a refusal returns the start
     again = few_anchor_sweep(source, target, "nearest-mean", predict, y_train, y_test, settings)
     pd.testing.assert_frame_equal(table.drop(columns="seconds"), again.drop(columns="seconds"))
