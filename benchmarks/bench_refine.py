@@ -23,7 +23,6 @@ import argparse
 import os
 import platform
 import sys
-import time
 import warnings
 from pathlib import Path
 
@@ -32,11 +31,11 @@ import scipy.stats
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_translate import paired_ratios, timed_rounds  # noqa: E402
+from bench_translate import paired_ratios, timed_rounds
 
-from latentstitch.io import write_json_atomic, write_text_atomic  # noqa: E402
-from latentstitch.translate import RefineWarning, Translator, refine  # noqa: E402
-from latentstitch.translate.refine import _Miner, mutual_neighbours  # noqa: E402
+from latentstitch.io import write_json_atomic, write_text_atomic
+from latentstitch.translate import RefineWarning, Translator, refine
+from latentstitch.translate.refine import _Miner
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -35,8 +36,10 @@ class FewAnchorSettings:
 
     ``refine_options``: keyword arguments of ``latentstitch.translate.refine`` for every
     method; ``refine_overrides``: per method, options that replace them (e.g. ``affine:
-    {guard_method: ortho}``: the held-out guard refits with ortho, whose fits cost a few SVDs
-    where affine's cost 300 Adam steps each). ``translator``: ``Translator`` keyword arguments.
+    {iterations: 3}``: each affine refit is 300 Adam steps). ``plain_only``: methods swept without refinement
+    (an affine refit on 1280-d spaces costs 20-80 s of a shared CPU core, per round).
+    ``pool``: at most this many rows of each (shuffled) train split serve as refine's pools
+    (None: all). ``translator``: ``Translator`` keyword arguments.
     """
 
     pairs: Sequence[tuple[str, str]]
@@ -48,6 +51,8 @@ class FewAnchorSettings:
     refine: Sequence[bool] = (False, True)
     refine_options: Mapping[str, Any] = field(default_factory=dict)
     refine_overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    plain_only: Sequence[str] = ()
+    pool: int | None = None
     translator: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -59,18 +64,20 @@ class FewAnchorSettings:
             raise ValueError(f"few_anchors.anchor_strategies: unknown {bad}; valid: {', '.join(ANCHOR_STRATEGIES)}")
         if not self.counts or min(self.counts) < 2:
             raise ValueError(f"few_anchors.counts must be >= 2 (a translation needs 2 anchors), got {list(self.counts)}")
+        if self.pool is not None and (isinstance(self.pool, bool) or not isinstance(self.pool, int) or self.pool < 2):
+            raise ValueError(f"few_anchors.pool must be an int >= 2 or null, got {self.pool!r}")
         if not self.refine or any(not isinstance(r, bool) for r in self.refine):
             raise ValueError(f"few_anchors.refine must be a non-empty list of true/false, got {list(self.refine)}")
         for pair in self.pairs:
             if len(pair) != 2:
                 raise ValueError(f"few_anchors.pairs: each pair is [source, target], got {pair!r}")
-        bad = sorted(set(self.refine_overrides) - set(TRANSLATION_METHODS))
+        bad = sorted((set(self.refine_overrides) | set(self.plain_only)) - set(TRANSLATION_METHODS))
         if bad:
-            raise ValueError(f"few_anchors.refine_overrides: unknown method(s) {bad}; valid: "
+            raise ValueError(f"few_anchors.refine_overrides / plain_only: unknown method(s) {bad}; valid: "
                              f"{', '.join(TRANSLATION_METHODS)}")
 
     @classmethod
-    def from_config(cls, block: Mapping[str, Any], dataset: str) -> "FewAnchorSettings | None":
+    def from_config(cls, block: Mapping[str, Any], dataset: str) -> FewAnchorSettings | None:
         """The settings of ``dataset`` from ``suite.stitch.few_anchors``: shared keys at the
         top, ``datasets.<name>`` overriding them (a dataset absent there is not swept; its
         block must give ``pairs``). Raises ValueError naming an unknown key."""
@@ -78,7 +85,10 @@ class FewAnchorSettings:
         per_dataset = dict(block.pop("datasets", None) or {})
         if dataset not in per_dataset:
             return None
-        merged = {**block, **dict(per_dataset[dataset] or {})}
+        own = dict(per_dataset[dataset] or {})
+        merged = {**block, **own}
+        if isinstance(block.get("anchors"), Mapping) and isinstance(own.get("anchors"), Mapping):
+            merged["anchors"] = {**block["anchors"], **own["anchors"]}  # e.g. own counts, shared seeds
         valid = {f.name for f in fields(cls)} | {"anchors"}
         unknown = sorted(set(merged) - valid)
         if unknown:
@@ -98,7 +108,7 @@ class FewAnchorSettings:
         for key in ("counts", "seeds"):
             if key in merged:
                 merged[key] = [int(v) for v in merged[key]]
-        for key in ("methods", "anchor_strategies", "refine"):
+        for key in ("methods", "anchor_strategies", "refine", "plain_only"):
             if key in merged:
                 merged[key] = list(merged[key])
         return cls(**merged)
@@ -114,7 +124,7 @@ def few_anchor_sweep(source: Space, target: Space, decoder: str, predict: Callab
     decoder (labels from target encodings). Anchors: ``sample_anchors(y_train, count, seed,
     strategy=..., encodings=source.train)`` (strategies that look at encodings look at the
     source's). Pools for ``refine``: ``source.train`` and ``target.train``, each shuffled by
-    ``random_order(n, (seed, 1))`` and ``(seed, 2)``. Raises ValueError when a count exceeds
+    ``random_order(n, (seed, 1))`` and ``(seed, 2)`` (the first ``settings.pool`` rows of each). Raises ValueError when a count exceeds
     the train split. ``log``, if given, receives one line per cell."""
     n = len(y_train)
     too_many = [c for c in settings.counts if c > n]
@@ -124,8 +134,8 @@ def few_anchor_sweep(source: Space, target: Space, decoder: str, predict: Callab
     base = {"source": source.name, "target": target.name, "decoder": decoder, "scaling": settings.scaling,
             "metric": "accuracy", "source_dim": source.dim, "target_dim": target.dim}
     for seed in settings.seeds:
-        x_pool = source.train[random_order(n, (seed, 1))]
-        y_pool = target.train[random_order(n, (seed, 2))]
+        x_pool = source.train[random_order(n, (seed, 1))[:settings.pool]]
+        y_pool = target.train[random_order(n, (seed, 2))[:settings.pool]]
         for strategy in settings.anchor_strategies:
             for count in settings.counts:
                 idx = sample_anchors(y_train, count, seed, strategy=strategy, encodings=source.train)
@@ -136,6 +146,8 @@ def few_anchor_sweep(source: Space, target: Space, decoder: str, predict: Callab
                     fit_seconds = time.perf_counter() - start
                     cell = {**base, "method": method, "anchor_strategy": strategy, "anchors": count, "seed": seed}
                     for refined in settings.refine:
+                        if refined and method in settings.plain_only:
+                            continue
                         start = time.perf_counter()
                         t, accepted, rounds, pairs = plain, None, 0, 0
                         if refined:

@@ -4,8 +4,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from latentstitch.few_anchors import FEW_ANCHOR_COLUMNS, FewAnchorSettings, few_anchor_sweep
-from latentstitch.reports.few_anchors import few_anchors_section, fewest_anchors, variant_means
+from latentstitch.few_anchors import (
+    FEW_ANCHOR_COLUMNS,
+    FewAnchorSettings,
+    few_anchor_sweep,
+)
+from latentstitch.reports.few_anchors import (
+    few_anchors_section,
+    fewest_anchors,
+    variant_means,
+)
 from latentstitch.stitching import Space
 
 
@@ -41,17 +49,21 @@ def test_sweep_rows_cover_the_grid_and_refine_helps_from_few_anchors():
     few = table[table["anchors"] == 3]
     plain, refined = few[~few["refine"]]["value"].to_numpy(), few[few["refine"]]["value"].to_numpy()
     assert refined.mean() > plain.mean() + 0.05  # from 3 anchors, the pools recover the rotation in most cells
-    kept = (few[few["refine"]]["refine_accepted"] == False).to_numpy()  # noqa: E712
+    kept = (few[few["refine"]]["refine_accepted"] == False).to_numpy()
     np.testing.assert_array_equal(refined[kept], plain[kept])  # a refusal returns the start
     again = few_anchor_sweep(source, target, "nearest-mean", predict, y_train, y_test, settings)
     pd.testing.assert_frame_equal(table.drop(columns="seconds"), again.drop(columns="seconds"))
 
 
 def test_settings_from_config():
-    block = {"anchors": {"num": [5, 10], "seeds": [0]}, "methods": ["ortho"], "refine_overrides": {"affine": {"iterations": 2}},
-             "datasets": {"bbc": {"pairs": [["a", "b"]], "methods": ["ortho", "linear"]}}}
+    block = {"anchors": {"num": [5, 10], "seeds": [3]}, "methods": ["ortho"], "refine_overrides": {"affine": {"iterations": 2}},
+             "datasets": {"bbc": {"pairs": [["a", "b"]], "methods": ["ortho", "linear"]},
+                          "fm": {"pairs": [["a", "b"]], "anchors": {"num": [7]}}}}
     settings = FewAnchorSettings.from_config(block, "bbc")
     assert settings.counts == [5, 10] and settings.methods == ["ortho", "linear"] and settings.pairs == [("a", "b")]
+    assert settings.seeds == [3]
+    fm = FewAnchorSettings.from_config(block, "fm")
+    assert fm.counts == [7] and fm.seeds == [3]  # a dataset's own counts keep the shared seeds
     assert settings.options_for("affine") == {"iterations": 2}
     assert FewAnchorSettings.from_config(block, "other") is None
     with pytest.raises(ValueError, match=r"unknown key\(s\) \['method'\]"):
@@ -89,3 +101,16 @@ def test_report_section(tmp_path):
     ortho = fewest[(fewest["method"] == "ortho") & (fewest["anchor_strategy"] == "uniform")]
     assert ortho["reference_anchors"].iloc[0] == 500
     assert few_anchors_section(tmp_path / "absent", report) == ""
+
+
+def test_plain_only_and_pool():
+    source, target, predict, y_train, y_test = _pair(n_train=200, n_test=50)
+    settings = FewAnchorSettings(pairs=[("src", "tgt")], counts=[20], methods=["ortho", "linear"],
+                                 anchor_strategies=["uniform"], plain_only=["linear"], pool=80, scaling="none")
+    table = few_anchor_sweep(source, target, "h", predict, y_train, y_test, settings)
+    assert sorted(zip(table["method"], table["refine"])) == [("linear", False), ("ortho", False), ("ortho", True)]
+    assert table[table["refine"]]["refine_pairs"].iloc[0] <= 80
+    with pytest.raises(ValueError, match="pool must be an int >= 2"):
+        FewAnchorSettings(pairs=[("a", "b")], pool=1)
+    with pytest.raises(ValueError, match="unknown method"):
+        FewAnchorSettings(pairs=[("a", "b")], plain_only=["relative"])

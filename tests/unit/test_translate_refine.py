@@ -55,7 +55,7 @@ def test_pools_of_different_sizes_and_torch_inputs():
 
 def test_keeps_the_given_anchors():
     """Refit on anchors + mined pairs: anchors absent from the pools still shape the result."""
-    x, y, q, rng = _rotated()
+    x, y, _, rng = _rotated()
     anchors = np.arange(1500, 1505)  # from the held-out rows, not in the pools
     start = Translator("ortho", "none").fit(x[anchors], y[anchors])
     seen = []
@@ -151,7 +151,7 @@ def test_threshold_and_max_pairs():
 
 
 def test_errors():
-    x, y, _, rng = _rotated()
+    x, y, _, _ = _rotated()
     start = Translator("ortho", "none").fit(x[:5], y[:5])
     with pytest.raises(ValueError, match="fitted translator"):
         refine(Translator(), x, y)

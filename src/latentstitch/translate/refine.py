@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import copy
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -146,9 +147,9 @@ def refine(
     threshold: float | None = None,
     standardize: bool = True,
     guard: bool = True,
-    guard_folds: int = 5,
+    guard_folds: int = 3,
     guard_z: float = 2.0,
-    guard_pool: int = 2000,
+    guard_pool: int = 1000,
     guard_method: str | None = None,
     guard_tolerance: float = 0.02,
     chunk_size: int = 2048,
@@ -223,8 +224,8 @@ def refine(
 
     device = xp.device
     xa, ya = xa.detach().to(device), ya.detach().to(device)
-    settings = dict(criterion=criterion, k=k, max_pairs=max_pairs, threshold=threshold,
-                    standardize=standardize, chunk_size=chunk_size)
+    settings = {"criterion": criterion, "k": k, "max_pairs": max_pairs, "threshold": threshold,
+                "standardize": standardize, "chunk_size": chunk_size}
     miner = _Miner(xp.detach(), yp.detach().to(device), **settings)
     current, history, last = _self_learn(translator, lambda: _fresh(translator), xa, ya, miner, iterations)
 
@@ -308,7 +309,7 @@ def _guard(translator: Any, xa: torch.Tensor, ya: torch.Tensor, miner: _Miner, i
     params = translator.get_params()
     if method is not None:
         params["method"] = method
-    surrogate = lambda: type(translator)(**params)  # noqa: E731
+    surrogate = lambda: type(translator)(**params)
     sub_x = _evenly(len(miner.x), pool, miner.x.device)
     sub_y = _evenly(len(miner.y), pool, miner.y.device)
     sub = _Miner(miner.x[sub_x], miner.y[sub_y], **settings)
