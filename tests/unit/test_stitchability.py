@@ -176,3 +176,34 @@ def test_method_grid_runs_a_method_on_part_of_the_grid(stitched):
         StitchSettings(method_grid={"relative": {"anchors": [10]}})
     with pytest.raises(ValueError, match=r"method_grid\['mlp'\] must be a mapping with keys anchors and/or scalings"):
         StitchSettings(method_grid={"mlp": {"seeds": [0]}})
+
+
+def test_report_section_for_autoencoders_uses_lcos_per_decoder_family(tmp_path):
+    # two decoder families of three "autoencoder" spaces each; the latent rows' lcos is the result
+    rng = np.random.default_rng(7)
+    base = rng.normal(size=(300, 8))
+    parts, tables = [], []
+    for l2 in (False, True):
+        spaces = [Space(f"ae_b8_s{i}{'_l2' if l2 else ''}", *np.split(np.tanh(base @ rng.normal(size=(8, 8)) * (i + 1) / 2),
+                                                                      [200])) for i in range(3)]
+        decoders = [Decoder("ae", s.name, "reconstruction", lambda z: np.clip(z[:, :4], 0, 1)) for s in spaces]
+        settings = StitchSettings(methods=["ortho", "ridge", "kernel"], anchor_counts=[50], seeds=[0, 1])
+
+        def anchors(count, seed):
+            return np.random.default_rng(seed).permutation(200)[:count]
+
+        table = stitch(spaces, decoders, settings, images_test=np.clip(base[200:, :4], 0, 1), anchor_indices=anchors)
+        parts.append(stitchability_part(table, spaces, anchors, [50], [0, 1], SimilaritySettings(k=5),
+                                        task="reconstruction", decoder_l2=l2))
+        tables.append(table.assign(task="reconstruction", decoder_l2=l2))
+    write_stitchability(tmp_path / "stitch", "toy", parts, {})
+    results = pd.concat(tables, ignore_index=True).assign(dataset="toy")
+    text, files = stitchability_section(tmp_path / "stitch", ["toy"], results, None, tmp_path / "report")
+    assert "### toy: autoencoders, plain decoders, latent cosine (lcos), 50 anchors" in text
+    assert "### toy: autoencoders, L2-input decoders, latent cosine (lcos), 50 anchors" in text
+    pairs = pd.read_csv(tmp_path / "report/tables/stitchability_toy_reconstruction_l2dec.csv")
+    assert len(pairs) == 6 and set(pairs["source"]) == {f"ae_b8_s{i}_l2" for i in range(3)}
+    want = results[(results["decoder_l2"]) & (results["method"] == "kernel") & (results["metric"] == "lcos")
+                   & (results["source"] == "ae_b8_s0_l2") & (results["target"] == "ae_b8_s2_l2")]["value"].mean()
+    got = pairs.set_index(["source", "target"]).loc[("ae_b8_s0_l2", "ae_b8_s2_l2"), "kernel"]
+    assert got == pytest.approx(want)
