@@ -58,13 +58,23 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    revision = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                              cwd=HERE).stdout.strip()
+    revision = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=HERE
+    ).stdout.strip()
     load_before = os.getloadavg()[0]
-    results: dict = {"setting": {"anchors": N_ANCHORS, "dims": f"{DIM} -> {DIM}", "dtype": "float32",
-                                 "scaling": "standard", "threads": args.threads, "rounds": args.rounds,
-                                 "revision": revision, "machine": f"{platform.machine()}, {os.cpu_count()} CPUs"},
-                     "pairs": {}}
+    results: dict = {
+        "setting": {
+            "anchors": N_ANCHORS,
+            "dims": f"{DIM} -> {DIM}",
+            "dtype": "float32",
+            "scaling": "standard",
+            "threads": args.threads,
+            "rounds": args.rounds,
+            "revision": revision,
+            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+        },
+        "pairs": {},
+    }
     with threadpool_limits(args.threads):
         for kind in ("linear", "bent"):
             xa, ya, xh, yh = pair(kind)
@@ -74,23 +84,32 @@ def main() -> None:
             rows = {}
             for m in METHODS:
                 pred = Translator(m, "standard").fit(xa, ya).transform(xh).numpy()
-                rows[m] = {"median_s": float(np.median(times[m])), "times_s": times[m],
-                           "held_out_r2": r2(pred, yh.numpy())}
+                rows[m] = {
+                    "median_s": float(np.median(times[m])),
+                    "times_s": times[m],
+                    "held_out_r2": r2(pred, yh.numpy()),
+                }
             for m in METHODS:
                 rows[m]["x_ridge"] = rows[m]["median_s"] / rows["ridge"]["median_s"]
             results["pairs"][kind] = rows
     results["setting"]["load_average"] = [load_before, os.getloadavg()[0]]
     write_json_atomic(HERE / "results" / "nonlinear.json", results)
     s = results["setting"]
-    lines = ["# Fit time of the translators beyond the paper, next to ortho and ridge", "",
-             f"`python benchmarks/bench_nonlinear.py --rounds {args.rounds} --threads {args.threads}`; "
-             f"{s['machine']} shared with other jobs, {args.threads} thread(s), load average "
-             f"{s['load_average'][0]:.1f} -> {s['load_average'][1]:.1f}; revision {revision}. "
-             f"{N_ANCHORS} anchors, {DIM} -> {DIM} dims, float32, standard scaling; fit only; "
-             f"median of {args.rounds} interleaved rounds. R^2: on {N_HELD_OUT} held-out points.", ""]
+    lines = [
+        "# Fit time of the translators beyond the paper, next to ortho and ridge",
+        "",
+        f"`python benchmarks/bench_nonlinear.py --rounds {args.rounds} --threads {args.threads}`; "
+        f"{s['machine']} shared with other jobs, {args.threads} thread(s), load average "
+        f"{s['load_average'][0]:.1f} -> {s['load_average'][1]:.1f}; revision {revision}. "
+        f"{N_ANCHORS} anchors, {DIM} -> {DIM} dims, float32, standard scaling; fit only; "
+        f"median of {args.rounds} interleaved rounds. R^2: on {N_HELD_OUT} held-out points.",
+        "",
+    ]
     for kind, rows in results["pairs"].items():
         lines += [f"## {kind} pair", "", "| method | fit s (median) | x ridge | held-out R^2 |", "|---|---|---|---|"]
-        lines += [f"| {m} | {r['median_s']:.3f} | {r['x_ridge']:.1f} | {r['held_out_r2']:.3f} |" for m, r in rows.items()]
+        lines += [
+            f"| {m} | {r['median_s']:.3f} | {r['x_ridge']:.1f} | {r['held_out_r2']:.3f} |" for m, r in rows.items()
+        ]
         lines.append("")
     write_text_atomic(HERE / "results" / "nonlinear.md", "\n".join(lines))
     print("\n".join(lines))

@@ -54,18 +54,18 @@ class _Moments(NamedTuple):
 def _moments(x: torch.Tensor, y: torch.Tensor, chunk: int = CHUNK) -> _Moments:
     n = x.shape[0]
     f64 = dict(dtype=torch.float64, device=x.device)
-    mx = sum(x[i:i + chunk].to(**f64).sum(dim=0) for i in range(0, n, chunk)) / n
-    my = sum(y[i:i + chunk].to(**f64).sum(dim=0) for i in range(0, n, chunk)) / n
+    mx = sum(x[i : i + chunk].to(**f64).sum(dim=0) for i in range(0, n, chunk)) / n
+    my = sum(y[i : i + chunk].to(**f64).sum(dim=0) for i in range(0, n, chunk)) / n
     sxx = torch.zeros(x.shape[1], x.shape[1], **f64)
     syy = torch.zeros(y.shape[1], y.shape[1], **f64)
     sxy = torch.zeros(x.shape[1], y.shape[1], **f64)
     rx, ry = torch.empty(n, **f64), torch.empty(n, **f64)
     for i in range(0, n, chunk):
-        xc, yc = x[i:i + chunk].to(**f64) - mx, y[i:i + chunk].to(**f64) - my
+        xc, yc = x[i : i + chunk].to(**f64) - mx, y[i : i + chunk].to(**f64) - my
         sxx.addmm_(xc.T, xc)
         syy.addmm_(yc.T, yc)
         sxy.addmm_(xc.T, yc)
-        rx[i:i + chunk], ry[i:i + chunk] = (xc * xc).sum(dim=1), (yc * yc).sum(dim=1)
+        rx[i : i + chunk], ry[i : i + chunk] = (xc * xc).sum(dim=1), (yc * yc).sum(dim=1)
     return _Moments(n, sxx, syy, sxy, rx, ry)
 
 
@@ -134,10 +134,10 @@ def _knn(x: torch.Tensor, k: int, chunk: int) -> torch.Tensor:
     n = x.shape[0]
     out = torch.empty(n, k, dtype=torch.long, device=x.device)
     for i in range(0, n, chunk):
-        sims = xn[i:i + chunk] @ xn.T
+        sims = xn[i : i + chunk] @ xn.T
         rows = torch.arange(i, min(i + chunk, n), device=x.device)
         sims[rows - i, rows] = -math.inf  # a point is not its own neighbour
-        out[i:i + chunk] = sims.topk(k, dim=1).indices
+        out[i : i + chunk] = sims.topk(k, dim=1).indices
     return out
 
 
@@ -214,8 +214,9 @@ def _mutual_knn(x: torch.Tensor, y: torch.Tensor, k: int, chunk: int) -> float:
     return float(shared.double().mean() / k)
 
 
-def similarities(x: Array, y: Array, *, k: int = 10, keep: float = 0.99,
-                 measures: tuple[str, ...] = MEASURES) -> dict[str, float]:
+def similarities(
+    x: Array, y: Array, *, k: int = 10, keep: float = 0.99, measures: tuple[str, ...] = MEASURES
+) -> dict[str, float]:
     """Several measures at once, sharing one pass over the data: ``{"cka", "cka_debiased",
     "procrustes", "svcca", "mutual_knn"}`` (each as its function; ``measures`` picks).
     ``cka_debiased`` is skipped (absent) for n < 4, ``mutual_knn`` for n <= k."""

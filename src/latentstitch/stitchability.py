@@ -48,7 +48,9 @@ class SimilaritySettings:
         measures = tuple(node.get("measures", MEASURES))
         bad = [m for m in measures if m not in MEASURES]
         if bad:
-            raise ValueError(f"unknown measure(s) {bad} in suite.stitch.similarity.measures; valid: {', '.join(MEASURES)}")
+            raise ValueError(
+                f"unknown measure(s) {bad} in suite.stitch.similarity.measures; valid: {', '.join(MEASURES)}"
+            )
         return cls(True, int(node.get("k", 10)), float(node.get("keep", 0.99)), measures)
 
 
@@ -71,17 +73,26 @@ def pair_similarities(
         values = similarities(x, y, k=settings.k, keep=settings.keep, measures=settings.measures)
         for measure, value in values.items():
             for source, target in ((a.name, b.name), (b.name, a.name)):
-                rows.append(dict(source=source, target=target, split=split, anchors=anchors, seed=seed,
-                                 measure=measure, value=float(value)))
+                rows.append(
+                    dict(
+                        source=source,
+                        target=target,
+                        split=split,
+                        anchors=anchors,
+                        seed=seed,
+                        measure=measure,
+                        value=float(value),
+                    )
+                )
 
     for i, a in enumerate(spaces):
-        for b in spaces[i + 1:]:
+        for b in spaces[i + 1 :]:
             emit(a, b, "test", TEST_ANCHORS, 0, a.test, b.test)
     for count in counts:
         for seed in seeds:
             idx = np.asarray(anchor_indices(count, seed))
             for i, a in enumerate(spaces):
-                for b in spaces[i + 1:]:
+                for b in spaces[i + 1 :]:
                     emit(a, b, "anchors", int(count), int(seed), a.train[idx], b.train[idx])
     return pd.DataFrame(rows, columns=SIMILARITY_COLUMNS)
 
@@ -96,25 +107,36 @@ def fit_seconds_path(stitch_dir: str | Path, dataset: str) -> Path:
     return Path(stitch_dir) / "fit_seconds" / f"{dataset}.csv"
 
 
-def stitchability_part(table: pd.DataFrame, spaces: Sequence[Space], anchor_indices: Callable[[int, int], np.ndarray],
-                       counts: Sequence[int], seeds: Sequence[int], settings: SimilaritySettings,
-                       **labels: Any) -> dict[str, pd.DataFrame | None]:
+def stitchability_part(
+    table: pd.DataFrame,
+    spaces: Sequence[Space],
+    anchor_indices: Callable[[int, int], np.ndarray],
+    counts: Sequence[int],
+    seeds: Sequence[int],
+    settings: SimilaritySettings,
+    **labels: Any,
+) -> dict[str, pd.DataFrame | None]:
     """What one ``stitching.stitch`` call adds for the report: its pairs' similarities (None
     when disabled) and its fit times (``table.attrs["fit_seconds"]``), both with ``labels``
     (task, decoder_l2) as columns."""
-    fits = pd.DataFrame(table.attrs.get("fit_seconds", []),
-                        columns=["method", "scaling", "anchors", "seed", "source", "translators", "seconds"])
+    fits = pd.DataFrame(
+        table.attrs.get("fit_seconds", []),
+        columns=["method", "scaling", "anchors", "seed", "source", "translators", "seconds"],
+    )
     sims = pair_similarities(spaces, anchor_indices, counts, seeds, settings) if settings.enabled else None
     return {"similarity": None if sims is None else sims.assign(**labels), "fit_seconds": fits.assign(**labels)}
 
 
-def write_stitchability(stitch_dir: str | Path, dataset: str, parts: Sequence[dict[str, pd.DataFrame | None]],
-                        stamp: dict[str, Any]) -> dict[str, str]:
+def write_stitchability(
+    stitch_dir: str | Path, dataset: str, parts: Sequence[dict[str, pd.DataFrame | None]], stamp: dict[str, Any]
+) -> dict[str, str]:
     """Write ``dataset``'s similarity and fit-time tables (atomically; a table no part has is
     removed, so nothing stale is read); returns the paths written."""
     written = {}
-    for key, path in (("similarity", similarity_path(stitch_dir, dataset)),
-                      ("fit_seconds", fit_seconds_path(stitch_dir, dataset))):
+    for key, path in (
+        ("similarity", similarity_path(stitch_dir, dataset)),
+        ("fit_seconds", fit_seconds_path(stitch_dir, dataset)),
+    ):
         frames = [p[key] for p in parts if p.get(key) is not None]
         if not frames:
             path.unlink(missing_ok=True)

@@ -43,8 +43,8 @@ def _center_gram(gram, unbiased):
 
 
 def cka_reference(x, y, debiased=False):
-    k, l = _center_gram(x @ x.T, debiased), _center_gram(y @ y.T, debiased)
-    return (k * l).sum() / (np.linalg.norm(k) * np.linalg.norm(l))
+    kx, ky = _center_gram(x @ x.T, debiased), _center_gram(y @ y.T, debiased)
+    return (kx * ky).sum() / (np.linalg.norm(kx) * np.linalg.norm(ky))
 
 
 def procrustes_reference(x, y):

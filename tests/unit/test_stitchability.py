@@ -40,8 +40,9 @@ def stitched():
         spaces.append(Space(name, t[:380], t[380:]))
     heads = {s.name: SVMHead().fit(s.train, y[:380]) for s in spaces}
     decoders = [Decoder.head("svm", name, h) for name, h in heads.items()]
-    settings = StitchSettings(methods=["absolute", *METHODS], scalings=["standard"], anchor_counts=[60, 120],
-                              seeds=[0, 1])
+    settings = StitchSettings(
+        methods=["absolute", *METHODS], scalings=["standard"], anchor_counts=[60, 120], seeds=[0, 1]
+    )
 
     def anchors(count, seed):
         return sample_anchors(y[:380], count, seed)
@@ -85,8 +86,13 @@ def test_pair_similarities_on_test_and_anchors(stitched):
         got = sims[(sims["source"] == source) & (sims["target"] == target) & (sims["split"] == "test")]
         assert dict(zip(got["measure"], got["value"])) == pytest.approx(want)
     idx = anchors(60, 1)
-    got = sims[(sims["source"] == "a") & (sims["target"] == "c") & (sims["split"] == "anchors")
-               & (sims["anchors"] == 60) & (sims["seed"] == 1)]
+    got = sims[
+        (sims["source"] == "a")
+        & (sims["target"] == "c")
+        & (sims["split"] == "anchors")
+        & (sims["anchors"] == 60)
+        & (sims["seed"] == 1)
+    ]
     assert dict(zip(got["measure"], got["value"])) == pytest.approx(similarities(a.train[idx], c.train[idx], k=5))
     # 6 unordered pairs, both orders, 5 measures, on the test set and 2 x 2 anchor draws
     assert len(sims) == 6 * 2 * 5 * (1 + 4)
@@ -108,8 +114,7 @@ def test_similarity_settings_from_config():
 def test_report_section_from_the_stage_files(stitched, tmp_path):
     spaces, _, _, table, anchors = stitched
     stitch_dir, report_dir = tmp_path / "stitch", tmp_path / "report"
-    part = stitchability_part(table, spaces, anchors, [60, 120], [0, 1], SimilaritySettings(k=5),
-                              task="classification")
+    part = stitchability_part(table, spaces, anchors, [60, 120], [0, 1], SimilaritySettings(k=5), task="classification")
     written = write_stitchability(stitch_dir, "blobs", [part], provenance({"suite": "unit"}))
     assert set(written) == {"similarity", "fit_seconds"}
     results = table.assign(task="classification", dataset="blobs")
@@ -122,16 +127,26 @@ def test_report_section_from_the_stage_files(stitched, tmp_path):
     pairs = pd.read_csv(report_dir / "tables/stitchability_blobs_classification_svm.csv")
     assert len(pairs) == 12
     # a cell is the mean over seeds of the stitched accuracy at 120 anchors
-    rows = results[(results["source"] == "b") & (results["target"] == "d") & (results["method"] == "kernel")
-                   & (results["anchors"] == 120) & (results["metric"] == "accuracy")]
+    rows = results[
+        (results["source"] == "b")
+        & (results["target"] == "d")
+        & (results["method"] == "kernel")
+        & (results["anchors"] == 120)
+        & (results["metric"] == "accuracy")
+    ]
     assert pairs.set_index(["source", "target"]).loc[("b", "d"), "kernel"] == pytest.approx(rows["value"].mean())
     rho = pd.read_csv(report_dir / "tables/stitchability_blobs_classification_svm_spearman.csv", index_col=0)
     assert rho.loc["cka test", "ortho"] == pytest.approx(spearmanr(pairs["cka test"], pairs["ortho"]).statistic)
     assert list(rho.columns) == list(METHODS) and len(rho) == 10  # 5 measures x (anchors, test)
     assert ((rho.abs() <= 1) | rho.isna()).all().all()
     times = pd.read_csv(report_dir / "tables/stitchability_blobs_fit_seconds.csv")
-    assert set(times["method"]) == {"ortho", "ridge", "irp (beyond paper)", "kernel (beyond paper)",
-                                    "mlp (beyond paper)"}
+    assert set(times["method"]) == {
+        "ortho",
+        "ridge",
+        "irp (beyond paper)",
+        "kernel (beyond paper)",
+        "mlp (beyond paper)",
+    }
     assert (times["fit calls"] == 2 * 4).all()
 
     # with the similarity off, the stage removes the table and the section is empty
@@ -141,8 +156,16 @@ def test_report_section_from_the_stage_files(stitched, tmp_path):
 
 
 def test_correlations_and_versus_ridge_on_a_known_table():
-    table = pd.DataFrame({"source": list("abcd"), "target": list("bcda"), "cka test": [0.9, 0.8, 0.5, 0.1],
-                          "ridge": [0.9, 0.7, 0.6, 0.2], "kernel": [0.95, 0.6, 0.7, 0.3], "mlp": [0.5] * 4})
+    table = pd.DataFrame(
+        {
+            "source": list("abcd"),
+            "target": list("bcda"),
+            "cka test": [0.9, 0.8, 0.5, 0.1],
+            "ridge": [0.9, 0.7, 0.6, 0.2],
+            "kernel": [0.95, 0.6, 0.7, 0.3],
+            "mlp": [0.5] * 4,
+        }
+    )
     rho = correlations(table, ["cka test"], ["ridge", "kernel", "mlp"])
     assert rho.loc["cka test", "ridge"] == pytest.approx(1.0)
     assert rho.loc["cka test", "kernel"] == pytest.approx(0.8)
@@ -166,13 +189,64 @@ def test_pair_table_keeps_pairs_with_both_measures_and_results(stitched):
 def test_method_grid_runs_a_method_on_part_of_the_grid(stitched):
     spaces, heads, y, _, anchors = stitched
     decoders = [Decoder.head("svm", name, heads[name]) for name in ("a", "b")]
-    settings = StitchSettings(methods=["ortho", "kernel"], scalings=["standard", "l2"], anchor_counts=[60, 120],
-                              seeds=[0], method_grid={"kernel": {"anchors": [120], "scalings": ["standard"]}})
+    settings = StitchSettings(
+        methods=["ortho", "kernel"],
+        scalings=["standard", "l2"],
+        anchor_counts=[60, 120],
+        seeds=[0],
+        method_grid={"kernel": {"anchors": [120], "scalings": ["standard"]}},
+    )
     table = stitch(spaces[:2], decoders, settings, y_test=y[380:], anchor_indices=anchors)
     runs = table[table["metric"] == "accuracy"].groupby("method")[["anchors", "scaling"]]
     assert set(map(tuple, runs.get_group("kernel").to_numpy())) == {(120, "standard")}
-    assert set(map(tuple, runs.get_group("ortho").to_numpy())) == {(a, s) for a in (60, 120) for s in ("standard", "l2")}
+    assert set(map(tuple, runs.get_group("ortho").to_numpy())) == {
+        (a, s) for a in (60, 120) for s in ("standard", "l2")
+    }
     with pytest.raises(ValueError, match=r"method_grid names 'relative', not a translation method"):
         StitchSettings(method_grid={"relative": {"anchors": [10]}})
     with pytest.raises(ValueError, match=r"method_grid\['mlp'\] must be a mapping with keys anchors and/or scalings"):
         StitchSettings(method_grid={"mlp": {"seeds": [0]}})
+
+
+def test_report_section_for_autoencoders_uses_lcos_per_decoder_family(tmp_path):
+    # two decoder families of three "autoencoder" spaces each; the latent rows' lcos is the result
+    rng = np.random.default_rng(7)
+    base = rng.normal(size=(300, 8))
+    parts, tables = [], []
+    for l2 in (False, True):
+        spaces = [
+            Space(
+                f"ae_b8_s{i}{'_l2' if l2 else ''}",
+                *np.split(np.tanh(base @ rng.normal(size=(8, 8)) * (i + 1) / 2), [200]),
+            )
+            for i in range(3)
+        ]
+        decoders = [Decoder("ae", s.name, "reconstruction", lambda z: np.clip(z[:, :4], 0, 1)) for s in spaces]
+        settings = StitchSettings(methods=["ortho", "ridge", "kernel"], anchor_counts=[50], seeds=[0, 1])
+
+        def anchors(count, seed):
+            return np.random.default_rng(seed).permutation(200)[:count]
+
+        table = stitch(spaces, decoders, settings, images_test=np.clip(base[200:, :4], 0, 1), anchor_indices=anchors)
+        parts.append(
+            stitchability_part(
+                table, spaces, anchors, [50], [0, 1], SimilaritySettings(k=5), task="reconstruction", decoder_l2=l2
+            )
+        )
+        tables.append(table.assign(task="reconstruction", decoder_l2=l2))
+    write_stitchability(tmp_path / "stitch", "toy", parts, {})
+    results = pd.concat(tables, ignore_index=True).assign(dataset="toy")
+    text, files = stitchability_section(tmp_path / "stitch", ["toy"], results, None, tmp_path / "report")
+    assert "### toy: autoencoders, plain decoders, latent cosine (lcos), 50 anchors" in text
+    assert "### toy: autoencoders, L2-input decoders, latent cosine (lcos), 50 anchors" in text
+    pairs = pd.read_csv(tmp_path / "report/tables/stitchability_toy_reconstruction_l2dec.csv")
+    assert len(pairs) == 6 and set(pairs["source"]) == {f"ae_b8_s{i}_l2" for i in range(3)}
+    want = results[
+        (results["decoder_l2"])
+        & (results["method"] == "kernel")
+        & (results["metric"] == "lcos")
+        & (results["source"] == "ae_b8_s0_l2")
+        & (results["target"] == "ae_b8_s2_l2")
+    ]["value"].mean()
+    got = pairs.set_index(["source", "target"]).loc[("ae_b8_s0_l2", "ae_b8_s2_l2"), "kernel"]
+    assert got == pytest.approx(want)

@@ -46,8 +46,7 @@ def test_irp_recovers_rotation_with_per_sample_norms(d2):
     y_free = s * (x @ q)
     out = Translator("irp", "none").fit(x[anchors], y_free[anchors]).transform(x[test])
     np.testing.assert_allclose(_cos(out, y_free[test]), 1.0, atol=1e-12)
-    np.testing.assert_allclose(np.linalg.norm(out, axis=1), np.linalg.norm(y_free[anchors], axis=1).mean(),
-                               rtol=1e-12)
+    np.testing.assert_allclose(np.linalg.norm(out, axis=1), np.linalg.norm(y_free[anchors], axis=1).mean(), rtol=1e-12)
 
 
 def test_irp_steps_match_the_paper_recipe():
@@ -77,8 +76,9 @@ def regression():
 @pytest.mark.parametrize("alpha, gamma", [(0.1, 0.05), (1e-3, 0.3), (10.0, 1.0)])
 def test_kernel_equals_sklearn_kernel_ridge(regression, alpha, gamma):
     x, y, probe = regression
-    (fitted,) = fit_kernel_ridge(torch.from_numpy(x), [torch.from_numpy(y)], gamma=gamma,
-                                 alphas=torch.tensor([alpha], dtype=torch.float64))
+    (fitted,) = fit_kernel_ridge(
+        torch.from_numpy(x), [torch.from_numpy(y)], gamma=gamma, alphas=torch.tensor([alpha], dtype=torch.float64)
+    )
     ours = fitted(torch.from_numpy(probe)).numpy()
     ym = y.mean(0)
     want = KernelRidge(alpha=alpha, kernel="rbf", gamma=gamma).fit(x, y - ym).predict(probe) + ym
@@ -124,7 +124,7 @@ def test_kernel_penalty_minimizes_leave_one_out(regression):
     refit = KernelRidge(alpha=a, kernel="rbf", gamma=gamma).fit(x[keep], y[keep] - ym)
     h = k @ np.linalg.inv(k + a * np.eye(len(x)))
     yc = y - y.mean(0)
-    direct = y[i] - ym - refit.predict(x[i:i + 1])[0]
+    direct = y[i] - ym - refit.predict(x[i : i + 1])[0]
     np.testing.assert_allclose(((yc - h @ yc) / (1 - np.diag(h))[:, None])[i], direct, rtol=0.05)
     (fitted,) = fit_kernel_ridge(torch.from_numpy(x), [torch.from_numpy(y)], alphas=torch.from_numpy(grid))
     assert fitted.alpha == pytest.approx(grid[int(np.argmin(want))], rel=1e-12)
@@ -216,7 +216,7 @@ def test_nonlinear_has_no_coef_and_says_why(method):
             getattr(t, name)
     assert not hasattr(t, "coef_")
     with pytest.raises(AttributeError, match="no attribute 'nonsense_'"):
-        t.nonsense_
+        _ = t.nonsense_
     assert t.n_features_in_ == 5 and t.n_features_out_ == 4
 
 
@@ -289,9 +289,23 @@ def test_cli_translates_and_saves_nonlinear_methods(tmp_path, method):
     x = rng.normal(size=(9, 8)).astype(np.float32)
     for name, arr in {"A": a, "B": b, "X": x}.items():
         np.save(tmp_path / f"{name}.npy", arr)
-    args = ["translate", "--method", method, "--scaling", "standard", "--x-anchors", str(tmp_path / "A.npy"),
-            "--y-anchors", str(tmp_path / "B.npy"), "--input", str(tmp_path / "X.npy"),
-            "--output", str(tmp_path / "Y.npy"), "--save-translator", str(tmp_path / "t.safetensors")]
+    args = [
+        "translate",
+        "--method",
+        method,
+        "--scaling",
+        "standard",
+        "--x-anchors",
+        str(tmp_path / "A.npy"),
+        "--y-anchors",
+        str(tmp_path / "B.npy"),
+        "--input",
+        str(tmp_path / "X.npy"),
+        "--output",
+        str(tmp_path / "Y.npy"),
+        "--save-translator",
+        str(tmp_path / "t.safetensors"),
+    ]
     assert main(args) == 0
     expected = Translator(method, "standard").fit(a, b).transform(x)
     assert np.array_equal(np.load(tmp_path / "Y.npy"), expected)

@@ -36,8 +36,13 @@ NEW_METHODS = ("irp", "kernel", "mlp")
 BASELINE = "ridge"
 MIN_PAIRS = 3  # fewer pairs: no correlation
 # Higher is more similar, except the Procrustes distance (an angle).
-MEASURE_LABELS = {"cka": "CKA", "cka_debiased": "CKA (debiased)", "procrustes": "Procrustes distance",
-                  "svcca": "SVCCA", "mutual_knn": "mutual kNN"}
+MEASURE_LABELS = {
+    "cka": "CKA",
+    "cka_debiased": "CKA (debiased)",
+    "procrustes": "Procrustes distance",
+    "svcca": "SVCCA",
+    "mutual_knn": "mutual kNN",
+}
 
 
 def _anchor_count(setting: Any, dataset: str, available: Sequence[int]) -> int | None:
@@ -64,16 +69,23 @@ def _groups(results: pd.DataFrame) -> list[tuple[str, pd.DataFrame, str, str]]:
         l2 = rec["decoder_l2"].astype(str).str.lower() == "true" if "decoder_l2" in rec else pd.Series(False, rec.index)
         for flag, rows in rec.groupby(l2.to_numpy(), sort=False):
             family = "l2dec" if flag else "plain"
-            out.append((f"reconstruction_{family}", rows, "lcos",
-                        f"autoencoders, {'L2-input' if flag else 'plain'} decoders, latent cosine (lcos)"))
+            out.append(
+                (
+                    f"reconstruction_{family}",
+                    rows,
+                    "lcos",
+                    f"autoencoders, {'L2-input' if flag else 'plain'} decoders, latent cosine (lcos)",
+                )
+            )
     return out
 
 
 def pair_table(results: pd.DataFrame, sims: pd.DataFrame, anchors: int) -> tuple[pd.DataFrame, list[str], list[str]]:
     """One row per (source, target): measures (``{measure} anchors``, ``{measure} test``) and
     methods' results (mean over seeds). Returns it with the measure and method column names."""
-    stitched = results[(results["scaling"] == SCALING) & (results["anchors"] == anchors)
-                       & results["method"].isin(TRANSLATION_METHODS)]
+    stitched = results[
+        (results["scaling"] == SCALING) & (results["anchors"] == anchors) & results["method"].isin(TRANSLATION_METHODS)
+    ]
     methods = [m for m in TRANSLATION_METHODS if m in set(stitched["method"])]
     by_method = stitched.groupby(["source", "target", "method"])["value"].mean().unstack("method")
     on_anchors = sims[(sims["split"] == "anchors") & (sims["anchors"] == anchors)]
@@ -83,8 +95,12 @@ def pair_table(results: pd.DataFrame, sims: pd.DataFrame, anchors: int) -> tuple
         wide = rows.groupby(["source", "target", "measure"])["value"].mean().unstack("measure")
         wide.columns = [f"{m} {split}" for m in wide.columns]
         parts.append(wide)
-    measures = [f"{m} {split}" for split in ("anchors", "test") for m in MEASURES
-                if any(f"{m} {split}" in p.columns for p in parts)]
+    measures = [
+        f"{m} {split}"
+        for split in ("anchors", "test")
+        for m in MEASURES
+        if any(f"{m} {split}" in p.columns for p in parts)
+    ]
     table = pd.concat([*parts, by_method[methods]], axis=1, join="inner")
     return table[[*measures, *methods]].reset_index(), measures, methods
 
@@ -111,9 +127,15 @@ def versus_ridge(table: pd.DataFrame, methods: Sequence[str], higher_is_better: 
     for method in (m for m in NEW_METHODS if m in methods):
         diff = table[method].to_numpy(float) - table[BASELINE].to_numpy(float)
         won = diff > 0 if higher_is_better else diff < 0
-        rows.append({"method": method, "pairs won": f"{int(won.sum())} / {len(diff)}",
-                     "mean difference": float(diff.mean()), "min difference": float(diff.min()),
-                     "max difference": float(diff.max())})
+        rows.append(
+            {
+                "method": method,
+                "pairs won": f"{int(won.sum())} / {len(diff)}",
+                "mean difference": float(diff.mean()),
+                "min difference": float(diff.min()),
+                "max difference": float(diff.max()),
+            }
+        )
     return pd.DataFrame(rows, columns=["method", "pairs won", "mean difference", "min difference", "max difference"])
 
 
@@ -129,16 +151,23 @@ def fit_times(fits: pd.DataFrame, anchors: int) -> pd.DataFrame:
     return out.rename(columns={"median": "seconds per fit (median)", "count": "fit calls"})
 
 
-def plot_scatter(table: pd.DataFrame, measures: Sequence[str], methods: Sequence[str], path: Path, *,
-                 title: str, ylabel: str) -> Path:
+def plot_scatter(
+    table: pd.DataFrame, measures: Sequence[str], methods: Sequence[str], path: Path, *, title: str, ylabel: str
+) -> Path:
     """One panel per measure (on the test set): each pair's measure against each method's result."""
     shown = [m for m in measures if m.endswith(" test")] or list(measures)
     fig = Figure(figsize=(3.4 * len(shown), 3.4), layout="constrained")
     axes = fig.subplots(1, len(shown), sharey=True, squeeze=False)[0]
     for ax, measure in zip(axes, shown):
         for method in methods:
-            ax.scatter(table[measure], table[method], s=14, color=COLORS.get(method, "black"),
-                       label=METHOD_LABELS.get(method, method), alpha=0.8)
+            ax.scatter(
+                table[measure],
+                table[method],
+                s=14,
+                color=COLORS.get(method, "black"),
+                label=METHOD_LABELS.get(method, method),
+                alpha=0.8,
+            )
         name = measure.removesuffix(" test")
         ax.set_xlabel(f"{MEASURE_LABELS.get(name, name)} (test set)")
         ax.grid(alpha=0.3)
@@ -152,19 +181,30 @@ def _read(path: Path) -> pd.DataFrame | None:
     return pd.read_csv(path) if path.exists() else None
 
 
-def stitchability_section(stitch_dir: str | Path, datasets: Sequence[str], results: pd.DataFrame,
-                          anchors_setting: Any, report_dir: str | Path, digits: int = 3) -> tuple[str, list[str]]:
+def stitchability_section(
+    stitch_dir: str | Path,
+    datasets: Sequence[str],
+    results: pd.DataFrame,
+    anchors_setting: Any,
+    report_dir: str | Path,
+    digits: int = 3,
+) -> tuple[str, list[str]]:
     """Markdown for the section and the files it wrote under ``report_dir`` (tables as CSV
     under ``tables/stitchability_*``, figures under ``figures/stitchability_*``). Empty
     when no dataset has a similarity table (the stitch stage ran with it off)."""
     stitch_dir, report_dir = Path(stitch_dir), Path(report_dir)
-    lines = ["", "## Stitchability: similarity measures against stitching results", "",
-             "Can a pair be told to stitch well before stitching, and which method to pick? Each pair's "
-             "similarity (linear CKA and its debiased estimator, the angular Procrustes distance, SVCCA, "
-             "mutual k-NN; `latentstitch.similarity`) on the fitting anchors and on the test set, beside each "
-             f"method's stitched result at {SCALING} scaling (mean over seeds), and Spearman's rho across pairs "
-             "(the Procrustes distance is a distance: a good predictor correlates negatively). "
-             "irp, kernel and mlp are beyond the paper (as is ridge).", ""]
+    lines = [
+        "",
+        "## Stitchability: similarity measures against stitching results",
+        "",
+        "Can a pair be told to stitch well before stitching, and which method to pick? Each pair's "
+        "similarity (linear CKA and its debiased estimator, the angular Procrustes distance, SVCCA, "
+        "mutual k-NN; `latentstitch.similarity`) on the fitting anchors and on the test set, beside each "
+        f"method's stitched result at {SCALING} scaling (mean over seeds), and Spearman's rho across pairs "
+        "(the Procrustes distance is a distance: a good predictor correlates negatively). "
+        "irp, kernel and mlp are beyond the paper (as is ridge).",
+        "",
+    ]
     files: list[str] = []
     found = False
     for dataset in datasets:
@@ -194,19 +234,36 @@ def stitchability_section(stitch_dir: str | Path, datasets: Sequence[str], resul
             shown = table.rename(columns={m: METHOD_LABELS.get(m, m) for m in methods}).set_index(["source", "target"])
             shown.index = [f"{s} -> {t}" for s, t in shown.index]
             shown.index.name = "pair"
-            lines += [f"### {dataset}: {what}, {anchors} anchors", "",
-                      f"{len(table)} pairs. Measures on the anchors and on the test set; methods' {metric}.", "",
-                      markdown_table(shown.round(digits)), "",
-                      f"Spearman's rho across the {len(table)} pairs (rows: measure, columns: method; "
-                      f"– with fewer than {MIN_PAIRS} pairs or a constant column):", "",
-                      markdown_table(rho.rename(columns=lambda m: METHOD_LABELS.get(m, m)).round(2)), ""]
+            lines += [
+                f"### {dataset}: {what}, {anchors} anchors",
+                "",
+                f"{len(table)} pairs. Measures on the anchors and on the test set; methods' {metric}.",
+                "",
+                markdown_table(shown.round(digits)),
+                "",
+                f"Spearman's rho across the {len(table)} pairs (rows: measure, columns: method; "
+                f"– with fewer than {MIN_PAIRS} pairs or a constant column):",
+                "",
+                markdown_table(rho.rename(columns=lambda m: METHOD_LABELS.get(m, m)).round(2)),
+                "",
+            ]
             wins = versus_ridge(table, methods)
             if not wins.empty:
-                lines += [f"Methods beyond the paper against ridge ({metric}, method minus ridge, per pair):", "",
-                          markdown_table(wins.set_index("method").round(digits + 1)), ""]
+                lines += [
+                    f"Methods beyond the paper against ridge ({metric}, method minus ridge, per pair):",
+                    "",
+                    markdown_table(wins.set_index("method").round(digits + 1)),
+                    "",
+                ]
             figure = f"figures/{name}.png"
-            plot_scatter(table, measures, methods, report_dir / figure, ylabel=metric,
-                         title=f"{dataset}: {what}, {anchors} anchors")
+            plot_scatter(
+                table,
+                measures,
+                methods,
+                report_dir / figure,
+                ylabel=metric,
+                title=f"{dataset}: {what}, {anchors} anchors",
+            )
             files.append(figure)
             lines += [f"![{dataset}: similarity vs {metric}]({figure})", ""]
         if fits is not None and not fits.empty:
@@ -217,8 +274,13 @@ def stitchability_section(stitch_dir: str | Path, datasets: Sequence[str], resul
                 name = f"stitchability_{dataset}_fit_seconds"
                 write_text_atomic(report_dir / "tables" / f"{name}.csv", times.to_csv(index=False))
                 files.append(f"tables/{name}.csv")
-                lines += [f"### {dataset}: seconds per fit, {anchors} anchors, {SCALING} scaling", "",
-                          "Wall time of `fit_translators` over its targets, per translator (median over the "
-                          "stitch stage's calls; the stage's own machine and threads).", "",
-                          markdown_table(times.round(4), index=False), ""]
+                lines += [
+                    f"### {dataset}: seconds per fit, {anchors} anchors, {SCALING} scaling",
+                    "",
+                    "Wall time of `fit_translators` over its targets, per translator (median over the "
+                    "stitch stage's calls; the stage's own machine and threads).",
+                    "",
+                    markdown_table(times.round(4), index=False),
+                    "",
+                ]
     return ("\n".join(lines) if found else ""), files

@@ -44,8 +44,10 @@ class RBFKernelRidge(NonlinearMap):
         return self._state["dual"].shape[1]
 
     def forward(self, z: torch.Tensor, state: dict[str, torch.Tensor]) -> torch.Tensor:
-        parts = [rbf_kernel(z[i:i + _CHUNK], state["anchors"], state["gamma"]) @ state["dual"]
-                 for i in range(0, len(z), _CHUNK)]
+        parts = [
+            rbf_kernel(z[i : i + _CHUNK], state["anchors"], state["gamma"]) @ state["dual"]
+            for i in range(0, len(z), _CHUNK)
+        ]
         return torch.cat(parts) + state["y_mean"] if parts else z.new_zeros(0, self.n_out)
 
 
@@ -66,8 +68,9 @@ def median_gamma(x: torch.Tensor) -> float:
     return 1.0 / (2.0 * med) if med > 0 else 1.0
 
 
-def fit_kernel_ridge(x: torch.Tensor, ys: list[torch.Tensor], *, gamma: float | None = None,
-                     alphas: torch.Tensor | None = None) -> list[RBFKernelRidge]:
+def fit_kernel_ridge(
+    x: torch.Tensor, ys: list[torch.Tensor], *, gamma: float | None = None, alphas: torch.Tensor | None = None
+) -> list[RBFKernelRidge]:
     """One ``RBFKernelRidge`` per target in ``ys`` (each (n, d2_t)) on anchors ``x`` (n, d1).
     ``gamma``: None for the median heuristic. ``alphas``: the penalties searched by
     leave-one-out (one value fixes it); None for ``KERNEL_GRID`` times K's largest eigenvalue.
@@ -85,8 +88,11 @@ def fit_kernel_ridge(x: torch.Tensor, ys: list[torch.Tensor], *, gamma: float | 
         c = u.T @ (y - y_mean)
         alpha = alphas[0] if len(alphas) == 1 else alphas[int(torch.argmin(loo_errors(u, shrink, c)))]
         dual = u @ (c / (ev + alpha)[:, None])
-        out.append(RBFKernelRidge(anchors=x, dual=dual, gamma=torch.tensor(gamma, dtype=x.dtype),
-                                  y_mean=y_mean, alpha=alpha.clone()))
+        out.append(
+            RBFKernelRidge(
+                anchors=x, dual=dual, gamma=torch.tensor(gamma, dtype=x.dtype), y_mean=y_mean, alpha=alpha.clone()
+            )
+        )
     return out
 
 

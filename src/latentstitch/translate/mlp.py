@@ -76,27 +76,39 @@ def fit_mlp(x: torch.Tensor, ys: list[torch.Tensor], seed: int) -> list[Residual
     return [_fit_one(x, y, train, val, w1_init.to(device=x.device, dtype=x.dtype)) for y in ys]
 
 
-def _fit_one(x: torch.Tensor, y: torch.Tensor, train: torch.Tensor, val: torch.Tensor,
-             w1_init: torch.Tensor) -> ResidualMLP:
+def _fit_one(
+    x: torch.Tensor, y: torch.Tensor, train: torch.Tensor, val: torch.Tensor, w1_init: torch.Tensor
+) -> ResidualMLP:
     xt, yt, xv, yv = x[train], y[train], x[val], y[val]
     w_all, b_all, _ = _ridge(x.to(torch.float64), y.to(torch.float64))
     if not bool((x != x[0]).any()):
         # constant anchors: nothing for the branch to learn, and Adam would turn the rounding
         # noise of a zero gradient into unit steps
-        return ResidualMLP(w0=w_all, b0=b_all, w1=w1_init.to(torch.float64), b1=x.new_zeros(w1_init.shape[1]),
-                           w2=x.new_zeros(w1_init.shape[1], y.shape[1]))
+        return ResidualMLP(
+            w0=w_all,
+            b0=b_all,
+            w1=w1_init.to(torch.float64),
+            b1=x.new_zeros(w1_init.shape[1]),
+            w2=x.new_zeros(w1_init.shape[1], y.shape[1]),
+        )
     w0, b0, _ = _ridge(xt.to(torch.float64), yt.to(torch.float64))
     params = {
-        "w0": w0.to(x.dtype), "b0": b0.to(x.dtype), "w1": w1_init.clone(),
-        "b1": x.new_zeros(w1_init.shape[1]), "w2": x.new_zeros(w1_init.shape[1], y.shape[1]),
+        "w0": w0.to(x.dtype),
+        "b0": b0.to(x.dtype),
+        "w1": w1_init.clone(),
+        "b1": x.new_zeros(w1_init.shape[1]),
+        "w2": x.new_zeros(w1_init.shape[1], y.shape[1]),
     }
     for k in ("w1", "b1", "w2"):
         params[k].requires_grad_(True)
     optimizer = torch.optim.AdamW(
-        [{"params": [params["w1"], params["w2"]], "weight_decay": WEIGHT_DECAY},
-         {"params": [params["b1"]], "weight_decay": 0.0}],
+        [
+            {"params": [params["w1"], params["w2"]], "weight_decay": WEIGHT_DECAY},
+            {"params": [params["b1"]], "weight_decay": 0.0},
+        ],
         lr=LR,
     )
+
     def loss(z: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return ((_forward(z, params) - target) ** 2).mean()
 
