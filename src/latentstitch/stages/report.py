@@ -73,7 +73,6 @@ from latentstitch.stages.plan import anchor_plan, stitch_settings
 from latentstitch.stages.stitch import stitch_table_path
 from latentstitch.stages.train_autoencoders import autoencoder_dir, autoencoder_id, autoencoder_subset
 from latentstitch.stages.train_heads import accelerator_of
-from latentstitch.tracking import stage_run
 from latentstitch.translate import Translator
 
 REPORT_DIR = "report"
@@ -358,13 +357,6 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                                                             links=links, digits=digits)
                           + appendix_section(results_dir / "appendix", out))
 
-    with stage_run(cfg, "report") as tracker:
-        for table in tables:
-            tracker.log_table(f"report/{table.spec.key}", table.tidy())
-        tracker.log_table("report/comparison", comparison)
-        tracker.log_table("report/rankings", rankings)
-        for number, part in comparison.groupby("paper_table"):
-            tracker.log({f"report/table{number}/mean_abs_difference": float(part["difference"].abs().mean())})
     return {
         "report": str(final / "report.md"),
         "tables": [str(final / files["CSV"]) for _, files in table_files],

@@ -36,7 +36,6 @@ from latentstitch.stages.train_autoencoders import autoencoder_dir, autoencoder_
 from latentstitch.stages.plan import anchor_plan, stitch_settings
 from latentstitch.stages.train_heads import accelerator_of, head_dir, train_relative_heads
 from latentstitch.stitching import Decoder, Space, stitch
-from latentstitch.tracking import stage_run
 
 
 def stitch_table_path(results_dir: str | Path, dataset: str) -> Path:
@@ -162,25 +161,22 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     out_dir = stitch_output_dir(cfg)
     summary: dict[str, Any] = {"tables": {}, "relative_heads": {"trained": 0, "kept": 0, "test_accuracy": {}}}
     stamp = provenance(cfg)
-    with stage_run(cfg, "stitch") as tracker:
-        for dataset, dcfg in cfg.suite.datasets.items():
-            start = time.perf_counter()
-            phases: dict[str, float] = {}
-            parts = [t for t in (_classification(cfg, dataset, dcfg, summary["relative_heads"], phases),
-                                 _reconstruction(cfg, dataset, dcfg, phases))
-                     if t is not None]
-            if not parts:
-                continue
-            table = pd.concat(parts, ignore_index=True).assign(dataset=dataset, suite=cfg.suite.name, **stamp)
-            path = out_dir / f"{dataset}.csv"
-            with atomic_path(path) as tmp:
-                table.to_csv(tmp, index=False)
-            seconds = time.perf_counter() - start
-            summary["tables"][dataset] = {"path": str(path), "rows": len(table), "seconds": seconds,
-                                          "phases": phases}
-            tracker.log({f"stitch/{dataset}/seconds": seconds})
-            tracker.log_table(f"stitch/{dataset}", table)
-        write_json_atomic(out_dir / "summary.json", summary)
+    for dataset, dcfg in cfg.suite.datasets.items():
+        start = time.perf_counter()
+        phases: dict[str, float] = {}
+        parts = [t for t in (_classification(cfg, dataset, dcfg, summary["relative_heads"], phases),
+                             _reconstruction(cfg, dataset, dcfg, phases))
+                 if t is not None]
+        if not parts:
+            continue
+        table = pd.concat(parts, ignore_index=True).assign(dataset=dataset, suite=cfg.suite.name, **stamp)
+        path = out_dir / f"{dataset}.csv"
+        with atomic_path(path) as tmp:
+            table.to_csv(tmp, index=False)
+        seconds = time.perf_counter() - start
+        summary["tables"][dataset] = {"path": str(path), "rows": len(table), "seconds": seconds,
+                                      "phases": phases}
+    write_json_atomic(out_dir / "summary.json", summary)
     return summary
 
 
