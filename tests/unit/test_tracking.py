@@ -194,6 +194,27 @@ def test_strict_logging_raises(tmp_path, monkeypatch, failure):
     assert (tmp_path / "results" / "result.txt").exists() == (failure == "disk full")
 
 
+def test_a_training_curve_that_fails_to_log_leaves_training_alone(tmp_path, monkeypatch, capsys):
+    class FullRun(FakeRun):
+        config = types.SimpleNamespace(update=lambda *a, **k: None)
+
+        def define_metric(self, *args, **kwargs):
+            pass
+
+    fake_wandb(monkeypatch, lambda **kwargs: FullRun())
+    cfg = config(tmp_path)
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(60, 4)).astype(np.float32), np.arange(60) % 2
+    logger = make_logger(cfg.logger, name="digits/enc/mlp", group="unit/train_heads")
+    head = MLPHead(hidden_dims=(4,), max_epochs=2, val_fraction=0.0, batch_size=30, accelerator="cpu")
+    head.fit(x, y, logger=logger)
+    finish_logger(logger)
+    plain = MLPHead(hidden_dims=(4,), max_epochs=2, val_fraction=0.0, batch_size=30, accelerator="cpu").fit(x, y)
+    np.testing.assert_array_equal(head.predict_proba(x), plain.predict_proba(x))
+    err = capsys.readouterr().err
+    assert err.count(WARNING) == 1 and "training curves of digits/enc/mlp" in err
+
+
 def test_the_cli_exits_normally_when_wandb_fails(tmp_path, monkeypatch, capsys):
     fake_wandb(monkeypatch, not_logged_in)
     params = tmp_path / "params.yaml"
@@ -250,3 +271,29 @@ def test_lightning_finishing_its_run_leaves_the_stage_run_open(tmp_path, monkeyp
 
     stored = json.loads((stage.dir / "files" / table["path"]).read_text())
     assert stored["data"] == [[None], [500]]
+
+
+def test_offline_runs_read_back_and_corruption_is_named(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    with tracking.stage_run(config(tmp_path), "stitch") as tracker:
+        tracker.summary({"stitch/digits/accuracy/ortho/standard": np.float64(0.75), "missing": np.nan})
+    capsys.readouterr()
+    from latentstitch import wandb_runs
+
+    wandb_runs.main([str(tmp_path / "wandb")])
+    line = capsys.readouterr().out
+    assert "group='unit' job_type='stitch' name='unit/stitch'" in line and "exit=0" in line
+    (run,) = read_runs(tmp_path / "wandb")
+    assert run.summary["stitch/digits/accuracy/ortho/standard"] == 0.75 and "missing" not in run.summary
+    (path,) = run.dir.glob("run-*.wandb")
+    data = bytearray(path.read_bytes())
+    data[200] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=f"{path}: checksum mismatch"):
+        wandb_runs.read_run(run.dir)
+    path.write_bytes(b"not a run")
+    with pytest.raises(ValueError, match="is not a wandb run file"):
+        wandb_runs.read_run(run.dir)
+    with pytest.raises(FileNotFoundError, match="no run-\\*.wandb file"):
+        wandb_runs.read_run(tmp_path)
