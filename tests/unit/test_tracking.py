@@ -222,6 +222,10 @@ def test_the_cli_exits_normally_when_wandb_fails(tmp_path, monkeypatch, capsys):
     stage_main(writes_result, ["--params", str(params)])  # no SystemExit: exit code 0
     assert (tmp_path / "results" / "result.txt").exists()
     assert capsys.readouterr().err.count(WARNING) == 1
+    OmegaConf.save(config(tmp_path, strict=True), params)
+    with pytest.raises(SystemExit) as exit_:  # strict: one line, exit code 2
+        stage_main(writes_result, ["--params", str(params)])
+    assert exit_.value.code == 2 and "api_key not configured" in capsys.readouterr().err
 
 
 def test_an_unsupported_value_in_real_offline_wandb_is_reported_once(tmp_path, monkeypatch, capsys):

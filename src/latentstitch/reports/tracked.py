@@ -10,7 +10,8 @@
 - train_autoencoders: one row per autoencoder (train / test rmse, epochs, seconds), its test
   images next to their reconstructions; summary: mean test rmse per dataset. Curves: own runs.
 - stitch: each dataset's tidy result table; summary: mean accuracy (classification) and mean
-  lcos (reconstruction) per method and scaling, and seconds per dataset.
+  lcos (reconstruction, the latent cosine of Table 3) per method and scaling, and seconds per
+  dataset.
 - appendix: each figure's PNG and table, and one row per paper claim (holds or not);
   summary: whether each claim holds.
 - report: every report table (tidy), the comparison with the paper and the rankings, every
@@ -124,8 +125,10 @@ def _stitch(tracker: Tracker, cfg: DictConfig, result: dict[str, Any]) -> None:
     for dataset, info in result.get("tables", {}).items():
         table = pd.read_csv(info["path"])
         tracker.table(f"stitch/{dataset}", table)
-        stitched = table[table["decoder"] != "latent"] if "decoder" in table else table
-        summary.update({f"stitch/{dataset}/{k}": v for k, v in headline(stitched, ["method", "scaling"]).items()})
+        if {"task", "metric"} <= set(table.columns):  # the paper's headlines: accuracy, and lcos (Table 3)
+            rows = table[((table["task"] == "classification") & (table["metric"] == "accuracy"))
+                         | ((table["task"] == "reconstruction") & (table["metric"] == "lcos"))]
+            summary.update({f"stitch/{dataset}/{k}": v for k, v in headline(rows, ["method", "scaling"]).items()})
         summary[f"stitch/{dataset}/seconds"] = info.get("seconds")
         summary[f"stitch/{dataset}/rows"] = info.get("rows")
     relative = result.get("relative_heads") or {}

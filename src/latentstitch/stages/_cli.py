@@ -17,10 +17,10 @@ from omegaconf import DictConfig, OmegaConf
 from latentstitch.config import CONF_DIR
 from latentstitch.data.errors import DatasetUnavailableError
 from latentstitch.encoders.errors import EncoderUnavailableError
-from latentstitch.tracking import tracked_stage
+from latentstitch.tracking import TrackingError, tracked_stage
 
 # Errors whose message already says what is missing and how to get it: one line, no traceback.
-_USER_ERRORS = (DatasetUnavailableError, EncoderUnavailableError, FileNotFoundError)
+_USER_ERRORS = (DatasetUnavailableError, EncoderUnavailableError, FileNotFoundError, TrackingError)
 
 
 def _guarded(run: Callable[[DictConfig], Any]) -> Callable[[DictConfig], Any]:
