@@ -222,6 +222,7 @@ def test_the_cli_exits_normally_when_wandb_fails(tmp_path, monkeypatch, capsys):
     stage_main(writes_result, ["--params", str(params)])  # no SystemExit: exit code 0
     assert (tmp_path / "results" / "result.txt").exists()
     assert capsys.readouterr().err.count(WARNING) == 1
+    tracking.reset_failure()  # a new process
     OmegaConf.save(config(tmp_path, strict=True), params)
     with pytest.raises(SystemExit) as exit_:  # strict: one line, exit code 2
         stage_main(writes_result, ["--params", str(params)])
@@ -301,3 +302,17 @@ def test_offline_runs_read_back_and_corruption_is_named(tmp_path, monkeypatch, c
         wandb_runs.read_run(run.dir)
     with pytest.raises(FileNotFoundError, match="no run-\\*.wandb file"):
         wandb_runs.read_run(tmp_path)
+
+
+def test_reconstruction_grid_is_uint8_originals_over_reconstructions(tmp_path):
+    from safetensors.numpy import save_file
+
+    from latentstitch.reports.tracked import _image_pairs
+
+    images = np.linspace(0, 1, 3 * 2 * 4, dtype=np.float32).reshape(3, 2, 4)
+    save_file({"images": images, "reconstructions": 1 - images}, str(tmp_path / "r.safetensors"))
+    grid = _image_pairs(tmp_path / "r.safetensors")
+    assert grid.shape == (4, 12) and grid.dtype == np.uint8  # 2 rows of 3 images, 2 x 4 pixels each
+    np.testing.assert_array_equal(grid[:2, 4:8], np.round(images[1] * 255))
+    np.testing.assert_array_equal(grid[2:, :4], np.round((1 - images[0]) * 255))
+    assert _image_pairs(tmp_path / "missing.safetensors") is None

@@ -73,14 +73,15 @@ def _train_heads(tracker: Tracker, cfg: DictConfig, result: dict[str, Any]) -> N
 
 
 def _image_pairs(path: Path) -> np.ndarray | None:
-    """Test images (top row) over their reconstructions (bottom row), one array in [0, 1]."""
+    """Test images (top row) over their reconstructions (bottom row), one uint8 array (wandb
+    would read floats in [0, 1] as nearly black 0-255 values)."""
     if not path.is_file():
         return None
     from safetensors.numpy import load_file
 
     shown = load_file(str(path))
     top, bottom = (np.concatenate(list(np.clip(shown[k], 0, 1)), axis=1) for k in ("images", "reconstructions"))
-    return np.concatenate([top, bottom], axis=0)
+    return np.round(np.concatenate([top, bottom], axis=0) * 255).astype(np.uint8)
 
 
 def _train_autoencoders(tracker: Tracker, cfg: DictConfig, result: dict[str, Any]) -> None:
