@@ -276,8 +276,6 @@ class Tracker:
 
         self.guard(f"logging table {key!r}", log)
 
-    log_table = table  # the name earlier stages used
-
     def images(self, images: Mapping[str, tuple[Any, str | None]]) -> None:
         """``{key: (path or array, caption)}`` as wandb.Image, in one step."""
         if not images:
@@ -288,7 +286,7 @@ class Tracker:
             self._run.log({key: wandb.Image(str(img) if isinstance(img, Path) else img, caption=caption)
                            for key, (img, caption) in images.items()})
 
-        self.guard(f"logging images {', '.join(images)}", log)
+        self.guard(f"logging {len(images)} images ({next(iter(images))}, ...)", log)
 
     def html(self, key: str, html: str) -> None:
         self.guard(f"logging {key!r}", lambda: self._run.log({key: _import_wandb().Html(html)}))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import struct
 import sys
+import time
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -138,9 +139,17 @@ def read_run(run_dir: str | Path) -> OfflineRun:
     return run
 
 
-def read_runs(wandb_dir: str | Path) -> list[OfflineRun]:
-    """Every offline run under ``wandb_dir`` (the folder holding ``offline-run-*``), oldest first."""
-    return [read_run(d) for d in sorted(Path(wandb_dir).glob("offline-run-*")) if d.is_dir()]
+def read_runs(wandb_dir: str | Path, wait: float = 0.0) -> list[OfflineRun]:
+    """Every offline run under ``wandb_dir`` (the folder holding ``offline-run-*``), oldest first.
+
+    ``wait``: seconds to wait for every run's exit record. ``run.finish()`` returns before
+    wandb's service has flushed the file, so a read in the process that logged can race it."""
+    deadline = time.monotonic() + wait
+    while True:
+        runs = [read_run(d) for d in sorted(Path(wandb_dir).glob("offline-run-*")) if d.is_dir()]
+        if all(r.exit_code is not None for r in runs) or time.monotonic() >= deadline:
+            return runs
+        time.sleep(0.2)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -32,7 +32,7 @@ def wandb_repo(tmp_path_factory, copy_worktree):
     repo = copy_worktree(tmp_path_factory.mktemp("repo"))
     _run([sys.executable, "scripts/compose_params.py", "suite=smoke", "logger=wandb"], repo)
     _run(["dvc", "repro"], repo, timeout=1200)
-    return repo, {run.dir.name: run for run in read_runs(repo / "wandb")}
+    return repo, {run.dir.name: run for run in read_runs(repo / "wandb", wait=30)}
 
 
 def _stage_run(runs, stage):
@@ -118,7 +118,7 @@ def test_hydra_multirun_logs_one_run_per_job_grouped_by_sweep(wandb_repo):
     _run([sys.executable, "-m", "latentstitch.stages.stitch", "--multirun", "suite=smoke", "logger=wandb",
           "translator=ortho,linear", "anchors=30", f"hydra.sweep.dir={sweep}",
           f"paths.cache_dir={repo / 'cache'}", f"paths.results_dir={repo / 'results' / 'smoke'}"], repo, timeout=600)
-    jobs = [r for r in read_runs(repo / "wandb") if r.dir.name not in before]
+    jobs = [r for r in read_runs(repo / "wandb", wait=30) if r.dir.name not in before]
     assert len(jobs) == 2 and {r.group for r in jobs} == {"smoke sweep multirun/wandb"}
     by_method = {r.config["translator"]["method"]: r for r in jobs}
     assert set(by_method) == {"ortho", "linear"}

@@ -23,6 +23,7 @@ from latentstitch.wandb_runs import read_runs
 WARNING = "warning: wandb logging failed"
 
 
+
 @pytest.fixture(autouse=True)
 def _fresh(monkeypatch, tmp_path):
     tracking.reset_failure()
@@ -238,14 +239,13 @@ def test_an_unsupported_value_in_real_offline_wandb_is_reported_once(tmp_path, m
         tracker.log({"later": 2.0})
     err = capsys.readouterr().err
     assert err.count(WARNING) == 1 and "not JSON serializable" in err
-    (run,) = read_runs(tmp_path / "wandb")
+    (run,) = read_runs(tmp_path / "wandb", wait=30)
     assert run.metric("fine") == [1.0] and run.metric("later") == [], (run.history, run.exit_code)
 
 
 # --- the real offline path -------------------------------------------------------------------
 
 
-@pytest.mark.slow
 def test_lightning_finishing_its_run_leaves_the_stage_run_open(tmp_path, monkeypatch):
     """The issue's crash: training a head through Lightning's logger finished the stage's run
     and the next log raised "Run ... is finished"."""
@@ -265,7 +265,7 @@ def test_lightning_finishing_its_run_leaves_the_stage_run_open(tmp_path, monkeyp
     assert tracking.logging_failed() is None
     plain = MLPHead(hidden_dims=(8,), max_epochs=3, val_fraction=0.0, batch_size=32, accelerator="cpu").fit(x, y)
     np.testing.assert_array_equal(head.predict_proba(x), plain.predict_proba(x))  # logging changes no number
-    runs = {run.job_type + ":" + run.name: run for run in read_runs(tmp_path / "wandb")}
+    runs = {run.job_type + ":" + run.name: run for run in read_runs(tmp_path / "wandb", wait=30)}
     stage, decoder = runs["stitch:unit/stitch"], runs["stitch:unit/stitch/digits/enc/mlp"]
     assert stage.group == decoder.group == "unit" and stage.exit_code == decoder.exit_code == 0
     assert stage.metric("before") == [1] and stage.metric("after") == [2]
@@ -286,10 +286,10 @@ def test_offline_runs_read_back_and_corruption_is_named(tmp_path, monkeypatch, c
     capsys.readouterr()
     from latentstitch import wandb_runs
 
+    (run,) = read_runs(tmp_path / "wandb", wait=30)
     wandb_runs.main([str(tmp_path / "wandb")])
     line = capsys.readouterr().out
     assert "group='unit' job_type='stitch' name='unit/stitch'" in line and "exit=0" in line
-    (run,) = read_runs(tmp_path / "wandb")
     assert run.summary["stitch/digits/accuracy/ortho/standard"] == 0.75 and "missing" not in run.summary
     (path,) = run.dir.glob("run-*.wandb")
     data = bytearray(path.read_bytes())
