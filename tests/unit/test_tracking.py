@@ -230,6 +230,18 @@ def test_the_cli_exits_normally_when_wandb_fails(tmp_path, monkeypatch, capsys):
     assert exit_.value.code == 2 and "api_key not configured" in capsys.readouterr().err
 
 
+def test_online_without_a_login_in_real_wandb_is_reported_once(tmp_path, monkeypatch, capsys):
+    for name in ("WANDB_API_KEY", "WANDB_IDENTITY_TOKEN_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.netrc, no wandb settings
+    monkeypatch.setenv("NETRC", str(tmp_path / "netrc"))
+    monkeypatch.setenv("WANDB_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("WANDB_MODE", "online")
+    assert tracking.tracked_stage("custom", writes_result)(config(tmp_path, mode="online")) == {"answer": 42}
+    err = capsys.readouterr().err
+    assert err.count(WARNING) == 1 and "No API key configured" in err
+
+
 def test_an_unsupported_value_in_real_offline_wandb_is_reported_once(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("WANDB_SILENT", "true")
     monkeypatch.setenv("WANDB_MODE", "offline")  # tests run with it disabled, which wins over mode=
