@@ -88,6 +88,8 @@ def test_every_stage_logs_its_tables_images_and_summary(wandb_repo):
         ortho = on_disk[(on_disk.method == "ortho") & (on_disk.scaling == "standard") & (on_disk.metric == "accuracy")
                         & (on_disk.decoder != "latent")]
         assert stitch.summary[f"stitch/{dataset}/accuracy/ortho/standard"] == pytest.approx(ortho.value.mean())
+    relative = _table(stitch, "stitch/relative_heads")  # 6 encoders x 2 anchor counts x 2 seeds
+    assert len(relative) == 24 and relative.test_accuracy.between(0, 1).all()
     digits = pd.read_csv(results / "stitch" / "digits.csv")
     lcos = digits[(digits.task == "reconstruction") & (digits.metric == "lcos") & (digits.method == "ortho")
                   & (digits.scaling == "standard")]

@@ -9,7 +9,7 @@
   no-stitch test accuracy per dataset and head. MLP heads' curves: runs of their own.
 - train_autoencoders: one row per autoencoder (train / test rmse, epochs, seconds), its test
   images next to their reconstructions; summary: mean test rmse per dataset. Curves: own runs.
-- stitch: each dataset's tidy result table; summary: mean accuracy (classification) and mean
+- stitch: each dataset's tidy result table, the relative heads' test accuracy; summary: mean accuracy (classification) and mean
   lcos (reconstruction, the latent cosine of Table 3) per method and scaling, and seconds per
   dataset.
 - appendix: each figure's PNG and table, and one row per paper claim (holds or not);
@@ -133,6 +133,10 @@ def _stitch(tracker: Tracker, cfg: DictConfig, result: dict[str, Any]) -> None:
         summary[f"stitch/{dataset}/seconds"] = info.get("seconds")
         summary[f"stitch/{dataset}/rows"] = info.get("rows")
     relative = result.get("relative_heads") or {}
+    if relative.get("test_accuracy"):  # the `relative` baseline's decoders, one per anchor set
+        rows = [dict(zip(("dataset", "encoder", "head", "anchor_set"), key.split("/")), test_accuracy=accuracy)
+                for key, accuracy in relative["test_accuracy"].items()]
+        tracker.table("stitch/relative_heads", pd.DataFrame(rows))
     summary.update({"stitch/relative_heads/trained": relative.get("trained"),
                     "stitch/relative_heads/kept": relative.get("kept")})
     tracker.summary(summary)
