@@ -70,7 +70,7 @@ SCHEMA: dict[str, Any] = {
     "scaling": ANY,      # sweep option (conf/scaling/)
     "anchors": ANY,      # sweep key
     "encode": {"batch_size": ANY, "chunk_size": ANY, "amp": ANY, "progress": ANY},
-    "logger": {"wandb": ANY, "project": ANY, "entity": ANY, "mode": ANY},
+    "logger": {"wandb": ANY, "project": ANY, "entity": ANY, "mode": ANY, "dir": ANY, "strict": ANY, "curves": ANY},
     "suite": {
         "name": ANY, "tiny": ANY, "encodings_name": ANY,
         "datasets": Each({"encoders": ANY, "heads": ANY, "subset": _SUBSET, "max_tokens": ANY,

@@ -99,25 +99,19 @@ def make_trainer(
 
 
 def make_logger(logger_cfg: Mapping[str, Any] | None, *, name: str, group: str, save_dir: str = "."):
-    """A WandbLogger when ``logger_cfg.wandb`` is true (offline unless mode says otherwise), else False."""
-    if not logger_cfg or not logger_cfg.get("wandb", False):
-        return False
-    from pytorch_lightning.loggers import WandbLogger
+    """A Lightning logger for one decoder's training curves (its own wandb run, in the stage's
+    project and group: ``latentstitch.tracking.decoder_logger``), or False when logging is off.
+    ``group`` is "<suite>/<stage>"; ``save_dir`` is unused (``logger.dir`` decides)."""
+    from latentstitch.tracking import decoder_logger
 
-    return WandbLogger(
-        project=logger_cfg.get("project", "latentstitch"),
-        entity=logger_cfg.get("entity"),
-        mode=logger_cfg.get("mode", "offline"),
-        name=name,
-        group=group,
-        save_dir=save_dir,
-    )
+    return decoder_logger(logger_cfg, name=name, group=group)
 
 
 def finish_logger(logger: pl.loggers.Logger | bool) -> None:
-    """Close a wandb run so the next decoder starts its own."""
-    if logger and hasattr(logger, "experiment"):
-        logger.experiment.finish()
+    """Close the decoder's own wandb run (never the stage's) so the next decoder starts its own."""
+    from latentstitch.tracking import finish_decoder_logger
+
+    finish_decoder_logger(logger)
 
 
 def seeded_generator(seed: int) -> torch.Generator:

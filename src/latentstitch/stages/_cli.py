@@ -24,9 +24,10 @@ from latentstitch.config import CONF_DIR
 from latentstitch.data.errors import DatasetUnavailableError
 from latentstitch.encoders.errors import EncoderUnavailableError
 from latentstitch.params import ConfigError, check_fresh, resolve_groups, validate
+from latentstitch.tracking import TrackingError, tracked_stage
 
 # Errors whose message already says what is missing and how to get it: one line, no traceback.
-_USER_ERRORS = (ConfigError, DatasetUnavailableError, EncoderUnavailableError, FileNotFoundError)
+_USER_ERRORS = (ConfigError, DatasetUnavailableError, EncoderUnavailableError, FileNotFoundError, TrackingError)
 
 
 def record_imports() -> None:
@@ -73,8 +74,18 @@ def _check_composed(cfg: DictConfig) -> DictConfig:
     return resolved
 
 
+def _stage_name(run: Callable[[DictConfig], Any]) -> str:
+    module = run.__module__
+    if module == "__main__":  # python -m latentstitch.stages.<stage>
+        spec = getattr(sys.modules["__main__"], "__spec__", None)
+        module = spec.name if spec is not None else module
+    return module.rsplit(".", 1)[-1]
+
+
 def stage_main(run: Callable[[DictConfig], Any], argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
+    # With logger=wandb the stage runs inside its wandb run and what it wrote is logged after.
+    run = tracked_stage(_stage_name(run), run)
     if argv[:1] == ["--params"]:
         if len(argv) != 2:
             raise SystemExit("usage: --params PARAMS.yaml (no other arguments)")

@@ -81,7 +81,6 @@ from latentstitch.reports.tables import (
     pair_kind,
 )
 from latentstitch.stages._cli import stage_main
-from latentstitch.tracking import stage_run
 
 HEATMAP_METHOD, HEATMAP_SCALING = "ortho", "standard"  # Figure 5: ortho with standard scaling
 
@@ -369,13 +368,6 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         for name, curve in _plot_tables(results, ddof).items():
             curve.to_csv(plots / f"{name}.csv", index=False)
 
-    with stage_run(cfg, "report") as tracker:
-        for table in tables:
-            tracker.log_table(f"report/{table.spec.key}", table.tidy())
-        tracker.log_table("report/comparison", comparison)
-        tracker.log_table("report/rankings", rankings)
-        for number, part in comparison.groupby("paper_table"):
-            tracker.log({f"report/table{number}/mean_abs_difference": float(part["difference"].abs().mean())})
     return {
         "report": str(final / "report.md"),
         "tables": [str(final / files["CSV"]) for _, files in table_files],

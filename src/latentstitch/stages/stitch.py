@@ -56,7 +56,6 @@ from latentstitch.provenance import provenance
 from latentstitch.stages._cli import stage_main
 from latentstitch.stitchability import SimilaritySettings, stitchability_part, write_stitchability
 from latentstitch.stitching import Decoder, Space, stitch
-from latentstitch.tracking import stage_run
 from latentstitch.translate import Translator
 
 FIGURE_METHODS = ("absolute", "affine", "linear", "l-ortho", "ortho", "ridge", "irp", "kernel", "mlp")  # Figure 6's rows
@@ -307,7 +306,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     final = stitch_output_dir(cfg)
     summary: dict[str, Any] = {"suite": str(cfg.suite.name), "tables": {}, "norms": []}
     stamp = provenance(cfg)
-    with stage_run(cfg, "stitch") as tracker, atomic_dir(final) as out:
+    with atomic_dir(final) as out:
         figures = out / "figures"
         figures.mkdir()
         for dataset, dcfg in cfg.suite.datasets.items():
@@ -329,8 +328,6 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                                           "tasks": sorted(set(table["task"])), "seconds": seconds, "phases": phases,
                                           "stitchability": {k: str(final / Path(v).relative_to(out))
                                                             for k, v in written.items()}}
-            tracker.log({f"stitch/{dataset}/seconds": seconds})
-            tracker.log_table(f"stitch/{dataset}", table)
             few = _few_anchors(cfg, dataset, dcfg, phases)
             if few is not None:
                 (out / "few_anchors").mkdir(exist_ok=True)
