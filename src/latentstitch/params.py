@@ -59,7 +59,8 @@ _SCOPE = {"anchors": _ANCHORS, "methods": ANY, "scalings": ANY, "retrieval_queri
 _ALPHAS = {"min": ANY, "max": ANY, "num": ANY}
 # The few-anchor sweep (beyond the paper; latentstitch.few_anchors.FewAnchorSettings)
 _FEW_SCOPE = {"anchors": {"num": ANY, "seeds": ANY}, "methods": ANY, "scaling": ANY, "anchor_strategies": ANY,
-              "refine": ANY, "refine_options": ANY, "refine_overrides": ANY, "translator": ANY, "pairs": ANY}
+              "refine": ANY, "refine_options": ANY, "refine_overrides": ANY, "plain_only": ANY, "pool": ANY,
+              "translator": ANY, "pairs": ANY}
 _FEW = {**_FEW_SCOPE, "datasets": Each(_FEW_SCOPE)}
 
 SCHEMA: dict[str, Any] = {
