@@ -19,10 +19,11 @@ import contextvars
 import json
 import math
 import sys
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -312,10 +313,8 @@ class Tracker:
         if run is None:
             return
         if logging_failed() is not None:  # the run is broken: close it quietly, best effort
-            try:
+            with suppress(Exception):  # already reported once
                 run.finish(exit_code=1)
-            except Exception:  # noqa: BLE001 - already reported once
-                pass
             return
         self._run = run
         try:
@@ -332,11 +331,11 @@ def _artifact_name(name: str) -> str:
 def _init(settings: LoggerSettings, *, group: str, job_type: str, name: str, tags: Sequence[str],
           config: Mapping[str, Any]) -> Any:
     wandb = _import_wandb()
-    kwargs: dict[str, Any] = dict(
-        project=settings.project, entity=settings.entity, mode=settings.mode, group=group[:128],
-        job_type=job_type[:64], name=name[:128], tags=list(dict.fromkeys(t[:64] for t in tags)),
-        config=dict(config), reinit="create_new",
-    )
+    kwargs: dict[str, Any] = {
+        "project": settings.project, "entity": settings.entity, "mode": settings.mode, "group": group[:128],
+        "job_type": job_type[:64], "name": name[:128], "tags": list(dict.fromkeys(t[:64] for t in tags)),
+        "config": dict(config), "reinit": "create_new",
+    }
     if settings.dir is not None:
         Path(settings.dir).mkdir(parents=True, exist_ok=True)
         kwargs["dir"] = str(settings.dir)
@@ -477,5 +476,5 @@ class _Null:
     def __getattr__(self, name: str) -> Any:
         return self
 
-    def __call__(self, *args: Any, **kwargs: Any) -> "_Null":
+    def __call__(self, *args: Any, **kwargs: Any) -> _Null:
         return self

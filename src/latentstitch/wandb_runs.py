@@ -16,9 +16,10 @@ import struct
 import sys
 import time
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 _BLOCK, _HEADER = 32768, 7
 _FULL, _FIRST, _MIDDLE, _LAST = 1, 2, 3, 4
@@ -31,7 +32,7 @@ def records(path: str | Path) -> Iterator[Any]:
     data = Path(path).read_bytes()
     if len(data) < _HEADER or data[:4] != b":W&B":
         raise ValueError(f"{path} is not a wandb run file (no ':W&B' header)")
-    ident, magic, version = struct.unpack("<4sHB", data[:_HEADER])
+    _, magic, _ = struct.unpack("<4sHB", data[:_HEADER])
     if magic != 0xBEE1:
         raise ValueError(f"{path}: unknown wandb log magic {magic:#x}")
     pos, pending = _HEADER, b""
