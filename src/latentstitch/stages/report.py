@@ -33,7 +33,8 @@ Config keys read (all optional except ``suite.name`` and ``suite.datasets``):
 Figures drawn where the results allow: accuracy vs anchors (Figure 3; per dataset and head,
 when more than one anchor count was run), reconstruction error vs anchors (Figure 8; per
 dataset, decoder family and pair kind), the encoder x decoder heatmap (Figure 5; ortho,
-standard scaling), reconstruction examples (Figure 6; per dataset and decoder family, two
+standard scaling; across modalities for cross-modal pairs, from ``stitch/{a}+{b}.csv``,
+Figures 5 and 9), reconstruction examples (Figure 6; per dataset and decoder family, two
 autoencoders of the same bottleneck), latent norm distributions (Figure 4; per dataset).
 When ``{results_dir}/appendix/summary.json`` exists, an "Appendix experiments" section follows
 (``latentstitch.reports.appendix``: one claim line per figure, the figures copied in).
@@ -67,10 +68,12 @@ from latentstitch.reports.tables import (
     build_tables,
     load_stitch_results,
     pair_kind,
+    validate_results,
 )
 from latentstitch.stages._cli import stage_main
 from latentstitch.stages.plan import anchor_plan, stitch_settings
-from latentstitch.stages.stitch import stitch_table_path
+from latentstitch.data.pairing import cross_modal_pairs
+from latentstitch.stages.stitch import cross_modal_table_path, stitch_table_path
 from latentstitch.stages.train_autoencoders import autoencoder_dir, autoencoder_id, autoencoder_subset
 from latentstitch.stages.train_heads import accelerator_of
 from latentstitch.tracking import stage_run
@@ -251,6 +254,31 @@ def _heatmaps(results: pd.DataFrame, tables: list[ReportTable], out: Path) -> li
     return entries
 
 
+def _cross_modal_heatmaps(cfg: DictConfig, tables: list[ReportTable], out: Path) -> list[FigureEntry]:
+    """Figures 5 and 9 across modalities: per cross-modal pair (``latentstitch.data.pairing``)
+    and head, the full encoder x decoder grid of both modalities (ortho, standard scaling, the
+    first dataset's table anchor count), from ``{results_dir}/stitch/{a}+{b}.csv``."""
+    entries = []
+    for a, b in cross_modal_pairs(cfg.suite.datasets):
+        results = validate_results(pd.read_csv(cross_modal_table_path(cfg.paths.results_dir, a, b)))
+        cls = results[(results["task"] == "classification") & (results["metric"] == "accuracy")]
+        for head, rows in cls.groupby("decoder", sort=False):
+            ortho = rows[(rows["method"] == HEATMAP_METHOD) & (rows["scaling"] == HEATMAP_SCALING)]
+            anchors = _table_anchors(tables, f"classification_{head}_{HEATMAP_SCALING}", a)
+            if anchors is None or not (ortho["anchors"] == anchors).any():
+                if ortho.empty:
+                    continue
+                anchors = int(ortho["anchors"].max())
+            matrix = fig.heatmap_matrix(rows, method=HEATMAP_METHOD, scaling=HEATMAP_SCALING, anchors=anchors)
+            name = f"figures/heatmap_{a}+{b}_{head}.png"
+            fig.plot_heatmap(matrix, out / name, title=f"{a} + {b} (cross-modal): {HEATMAP_METHOD} stitching, "
+                                                        f"{head} heads, {anchors} anchors")
+            entries.append(FigureEntry(f"Figure {9 if head == 'mlp' else 5} analog, cross-modal: {a} + {b}, {head} "
+                                       f"heads, encoder x decoder accuracy ({HEATMAP_METHOD}, {anchors} anchors)", name))
+            write_text_atomic(out / f"figures/heatmap_{a}+{b}_{head}.csv", matrix.to_csv())
+    return entries
+
+
 def _norm_figures(cfg: DictConfig, out: Path) -> list[FigureEntry]:
     """Figure 4 per dataset: L2 norms of each encoder's test encodings."""
     entries = []
@@ -352,6 +380,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         write_text_atomic(out / "comparison.md", render_comparison(header, comparison, rankings, digits))
         (out / "figures").mkdir()
         figures = (_anchor_figures(results, ddof, out) + _heatmaps(results, tables, out)
+                   + _cross_modal_heatmaps(cfg, tables, out)
                    + _grid_figures(cfg, tables, settings["images"], out) + _norm_figures(cfg, out))
         links = {"comparison": "comparison.md", "comparison CSV": "comparison.csv", "rankings CSV": "rankings.csv"}
         write_text_atomic(out / "report.md", render_report(header, table_files, comparison, rankings, figures,

@@ -7,6 +7,9 @@ scaling, anchor count and seed, into one tidy table per dataset.
 
 Classification (Tables 1, 2, 5, 6): the suite's pretrained encoders with their trained heads
 (and relative heads for the ``relative`` baseline, trained here for the anchors in use).
+Cross-modal (Figures 5, 9): datasets that declare each other ``paired_with`` (N24News text and
+image; ``latentstitch.data.pairing`` checks them) also get ``{results_dir}/stitch/{a}+{b}.csv``,
+every encoder of both into every head of both, with ``a``'s stitch settings.
 Reconstruction (Tables 3, 4, 8): the dataset's autoencoders, stitched within the same decoder
 family (plain or L2-normalized decoder input). Every row carries its provenance (dataset,
 task, versions, git revision, config hash). Anchors and settings: ``latentstitch.stages.plan``.
@@ -28,6 +31,7 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from latentstitch.data import load_dataset, sample_anchors
+from latentstitch.data.pairing import check_paired, cross_modal_pairs
 from latentstitch.decoders import load_autoencoder, load_head
 from latentstitch.io import atomic_path, load_encodings, write_json_atomic
 from latentstitch.provenance import provenance
@@ -35,7 +39,7 @@ from latentstitch.stages._cli import stage_main
 from latentstitch.stages.train_autoencoders import autoencoder_dir, autoencoder_id, autoencoder_subset
 from latentstitch.stages.plan import anchor_plan, stitch_settings
 from latentstitch.stages.train_heads import accelerator_of, head_dir, train_relative_heads
-from latentstitch.stitching import Decoder, Space, stitch
+from latentstitch.stitching import Decoder, Space, stitch, with_device
 from latentstitch.tracking import stage_run
 
 
@@ -103,7 +107,20 @@ def _classification(
         lambda enc, split: encodings_dir / dataset / enc / f"{split}.safetensors", encoders
     )
     plan = anchor_plan(cfg, dataset, "classification")
-    settings = stitch_settings(cfg, dataset, "classification")
+    settings = with_device(stitch_settings(cfg, dataset, "classification"), cfg)
+    decoders = _head_decoders(cfg, dataset, encoders, heads, settings, plan, heads_summary, phases)
+    table = stitch(
+        spaces, decoders, settings, y_test=y_test,
+        anchor_indices=lambda count, seed: sample_anchors(y_train, count, seed, stratified=plan.stratified),
+    )
+    _add_seconds(phases, table)
+    return table.assign(task="classification")
+
+
+def _head_decoders(cfg, dataset, encoders, heads, settings, plan, heads_summary, phases) -> list[Decoder]:
+    """Every trained head of ``dataset``'s ``encoders`` (and their relative heads, when the
+    ``relative`` baseline runs) as decoders."""
+    results_dir = Path(cfg.paths.results_dir)
     decoders = []
     for encoder in encoders:
         for head in heads:
@@ -117,12 +134,44 @@ def _classification(
             for key, folder in folders.items():
                 decoders.append(Decoder(head, encoder, "classifier", load_head(folder).predict_relative,
                                         relative=True, anchor_key=key))
+    return decoders
+
+
+def cross_modal_table_path(results_dir: str | Path, a: str, b: str) -> Path:
+    """The table of the cross-modal pair (a, b): every encoder of both into every head of both."""
+    return Path(results_dir) / "stitch" / f"{a}+{b}.csv"
+
+
+def _cross_modal(
+    cfg: DictConfig, a: str, b: str, heads_summary: dict[str, Any], phases: dict[str, float]
+) -> pd.DataFrame:
+    """Paper Section 5, Figures 5 and 9: the encoders of two datasets that hold the same samples
+    in two modalities (``latentstitch.data.pairing``, checked here), stitched into every head
+    of both, as one grid; the stitch settings are ``a``'s (the paper's: absolute and ortho at
+    2000 anchors). Rows carry ``source_dataset`` and ``target_dataset``."""
+    datasets = cfg.suite.datasets
+    check_paired(a, b, subset_a=datasets[a].get("subset"), subset_b=datasets[b].get("subset"))
+    encodings_dir = Path(cfg.paths.encodings_dir)
+    encoders = {d: list(datasets[d].encoders) for d in (a, b)}
+    clash = set(encoders[a]) & set(encoders[b])
+    if clash:
+        raise ValueError(f"cross-modal pair {a!r} / {b!r}: encoder(s) {sorted(clash)} in both; names must be unique")
+    where = {enc: d for d in (a, b) for enc in encoders[d]}
+    spaces, y_train, y_test = _load_spaces(
+        lambda enc, split: encodings_dir / where[enc] / enc / f"{split}.safetensors", [*encoders[a], *encoders[b]]
+    )
+    plan = anchor_plan(cfg, a, "classification")
+    settings = with_device(stitch_settings(cfg, a, "classification"), cfg)
+    decoders = [dec for d in (a, b)
+                for dec in _head_decoders(cfg, d, encoders[d], list(datasets[d].heads), settings, plan,
+                                          heads_summary, phases)]
     table = stitch(
         spaces, decoders, settings, y_test=y_test,
         anchor_indices=lambda count, seed: sample_anchors(y_train, count, seed, stratified=plan.stratified),
     )
     _add_seconds(phases, table)
-    return table.assign(task="classification")
+    return table.assign(task="classification", source_dataset=table["source"].map(where),
+                        target_dataset=table["target"].map(where))
 
 
 def _reconstruction(cfg: DictConfig, dataset: str, dcfg: Any, phases: dict[str, float]) -> pd.DataFrame | None:
@@ -131,7 +180,7 @@ def _reconstruction(cfg: DictConfig, dataset: str, dcfg: Any, phases: dict[str, 
         return None
     results_dir = Path(cfg.paths.results_dir)
     plan = anchor_plan(cfg, dataset, "reconstruction")
-    settings = stitch_settings(cfg, dataset, "reconstruction")
+    settings = with_device(stitch_settings(cfg, dataset, "reconstruction"), cfg)
     images_test = np.asarray(load_dataset(dataset, subset=autoencoder_subset(dcfg)).test.inputs, dtype=np.float32) / 255.0
     accelerator = accelerator_of(cfg)
     tables = []
@@ -180,6 +229,18 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                                           "phases": phases}
             tracker.log({f"stitch/{dataset}/seconds": seconds})
             tracker.log_table(f"stitch/{dataset}", table)
+        for a, b in cross_modal_pairs(cfg.suite.datasets):
+            start = time.perf_counter()
+            phases = {}
+            table = _cross_modal(cfg, a, b, summary["relative_heads"], phases).assign(
+                dataset=f"{a}+{b}", suite=cfg.suite.name, **stamp)
+            path = out_dir / cross_modal_table_path("", a, b).name
+            with atomic_path(path) as tmp:
+                table.to_csv(tmp, index=False)
+            seconds = time.perf_counter() - start
+            summary["tables"][f"{a}+{b}"] = {"path": str(path), "rows": len(table), "seconds": seconds,
+                                             "phases": phases, "cross_modal": [a, b]}
+            tracker.log({f"stitch/{a}+{b}/seconds": seconds})
         write_json_atomic(out_dir / "summary.json", summary)
     return summary
 
