@@ -7,7 +7,8 @@ no-stitch accuracy on the test split:
     {results_dir}/heads/{dataset}/{encoder}/{head}/
 
 Head settings come from ``conf/head/{head}.yaml``; heads that draw random numbers use
-``cfg.seed``. A head whose ``metrics.json`` records the same fingerprint (settings, seed,
+``cfg.seed``. Heads train in parallel, ``n_jobs`` of the head config at a time (null or -1:
+every core; ``_train_heads``). A head whose ``metrics.json`` records the same fingerprint (settings, seed,
 encodings content) is kept, not retrained.
 
 The `relative` baseline's decoders depend on the anchors, which are a stitching setting: the
@@ -32,6 +33,7 @@ from omegaconf import DictConfig, OmegaConf
 from latentstitch.config import load_group_config
 from latentstitch.data import sample_anchors
 from latentstitch.decoders import MLPHead, RelativeHead, build_head, save_head
+from latentstitch.decoders.heads import resolve_n_jobs
 from latentstitch.decoders.training import finish_logger, make_logger
 from latentstitch.io import load_encodings, write_json_atomic
 from latentstitch.provenance import config_hash, provenance
@@ -103,10 +105,12 @@ def _train_one(
     train: tuple[np.ndarray, np.ndarray],
     test: tuple[np.ndarray, np.ndarray],
     anchor_idx: np.ndarray | None,
+    n_jobs: int = 1,
 ) -> dict[str, Any]:
-    """Fit one head (relative when ``anchor_idx`` is given), save it, and return its metrics."""
+    """Fit one head (relative when ``anchor_idx`` is given), save it, and return its metrics.
+    ``n_jobs``: workers the head may use itself (the exact SVC's one-vs-one subproblems)."""
     (x_train, y_train), (x_test, y_test) = train, test
-    head = build_head(head_cfg, seed=int(cfg.seed), accelerator=accelerator_of(cfg))
+    head = build_head(head_cfg, seed=int(cfg.seed), accelerator=accelerator_of(cfg), n_jobs=n_jobs)
     logger = make_logger(
         cfg.get("logger"), name="/".join(out.parts[-4:]), group=f"{cfg.suite.name}/train_heads"
     )
@@ -144,14 +148,59 @@ def _load_split_encodings(encodings_dir: Path, dataset: str, encoder: str):
     return (x_train, y_train), (x_test, y_test), {split: file_sha256(p) for split, p in paths.items()}
 
 
-def _keep_or_train_head(cfg, results_dir, out, head_cfg, record, data_id, train, test, idx, summary, group):
-    fingerprint = config_hash({"head_cfg": head_cfg, "seed": int(cfg.seed), "data": data_id, **record})
-    metrics = keep_or_train(
-        out, fingerprint, record, summary=summary,
-        train=lambda: _train_one(cfg, head_cfg, out, train, test, idx),
-    )
-    summary["test_accuracy"]["/".join(out.relative_to(results_dir / group).parts)] = metrics["test_accuracy"]
-    return metrics
+def split_n_jobs(head_cfg: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """The head settings without ``n_jobs``, and the worker count it asks for (``n_jobs``: null
+    or -1 = every core, the default; k >= 1). ``n_jobs`` decides how heads train, not what
+    they learn: it is no part of a head's settings or fingerprint."""
+    settings = dict(head_cfg)
+    return settings, resolve_n_jobs(settings.pop("n_jobs", None))
+
+
+def _train_in_worker(threads: int, *args) -> dict[str, Any]:
+    """``_train_one`` in a joblib worker, its torch and BLAS threads capped at ``threads``."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(threads)
+    with threadpool_limits(threads):
+        return _train_one(*args)
+
+
+def _train_heads(cfg: DictConfig, jobs: list[dict[str, Any]], summary: dict[str, Any], group: str) -> None:
+    """Train (or keep) every head of ``jobs`` (out, head_cfg, record, data_id, train, test, idx).
+
+    Heads that are not kept train in parallel, ``n_jobs`` of their head config at a time
+    (joblib processes; each head's own threads and its SVC's one-vs-one workers share the rest
+    of the cores: ``n_jobs // workers`` each). Lightning-trained heads on a GPU train one at a
+    time. Metrics are written by this process, as ``keep_or_train`` does for one head."""
+    results_dir = Path(cfg.paths.results_dir)
+    pending: dict[str, list[int]] = {}
+    for i, job in enumerate(jobs):
+        settings, _ = split_n_jobs(job["head_cfg"])
+        job["settings"] = settings
+        job["fingerprint"] = config_hash({"head_cfg": settings, "seed": int(cfg.seed), "data": job["data_id"],
+                                          **job["record"]})
+        if not is_complete(job["out"], job["fingerprint"]):
+            pending.setdefault(job["record"]["head"], []).append(i)
+    trained: dict[int, dict[str, Any]] = {}
+    for head_name, indices in pending.items():
+        _, n_jobs = split_n_jobs(jobs[indices[0]]["head_cfg"])
+        gpu = jobs[indices[0]]["settings"].get("kind") == "mlp" and accelerator_of(cfg) != "cpu"
+        workers = 1 if gpu else max(1, min(n_jobs, len(indices)))
+        inner = max(1, n_jobs // workers)
+        args = [(cfg, jobs[i]["settings"], jobs[i]["out"], jobs[i]["train"], jobs[i]["test"], jobs[i]["idx"], inner)
+                for i in indices]
+        if workers == 1:
+            results = [_train_one(*a) for a in args]
+        else:
+            from joblib import Parallel, delayed
+
+            results = Parallel(n_jobs=workers, backend="loky")(delayed(_train_in_worker)(inner, *a) for a in args)
+        trained.update(zip(indices, results))
+    for i, job in enumerate(jobs):
+        metrics = keep_or_train(job["out"], job["fingerprint"], job["record"], summary=summary,
+                                train=lambda i=i: trained[i], complete=i not in trained)
+        summary["test_accuracy"]["/".join(job["out"].relative_to(results_dir / group).parts)] = metrics["test_accuracy"]
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:
@@ -161,13 +210,15 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     for dataset, dcfg in cfg.suite.datasets.items():
         heads = list(dcfg.get("heads") or [])
         encoders = list(dcfg.get("encoders") or []) if heads else []
+        jobs = []  # one dataset at a time: its encodings in memory, its heads in parallel
         for encoder in encoders:
             train, test, data_id = _load_split_encodings(encodings_dir, dataset, encoder)
             for head_name in heads:
                 head_cfg = OmegaConf.to_container(load_group_config("head", head_name), resolve=True)
                 record = {"dataset": dataset, "encoder": encoder, "head": head_name, "relative": False}
-                _keep_or_train_head(cfg, results_dir, head_dir(results_dir, dataset, encoder, head_name),
-                                    head_cfg, record, data_id, train, test, None, summary, "heads")
+                jobs.append(dict(out=head_dir(results_dir, dataset, encoder, head_name), head_cfg=head_cfg,
+                                 record=record, data_id=data_id, train=train, test=test, idx=None))
+        _train_heads(cfg, jobs, summary, "heads")
     return summary
 
 
@@ -181,16 +232,17 @@ def train_relative_heads(
     results_dir, encodings_dir = Path(cfg.paths.results_dir), Path(cfg.paths.encodings_dir)
     train, test, data_id = _load_split_encodings(encodings_dir, dataset, encoder)
     head_cfg = OmegaConf.to_container(load_group_config("head", head_name), resolve=True)
-    folders = {}
+    folders, jobs = {}, []
     for count in plan.counts:
         for seed in plan.seeds:
             out = relative_head_dir(results_dir, dataset, encoder, head_name, count, seed)
             record = {"dataset": dataset, "encoder": encoder, "head": head_name, "relative": True,
                       "anchors": count, "anchor_seed": seed, "stratified": plan.stratified}
             idx = sample_anchors(train[1], count, seed, stratified=plan.stratified)
-            _keep_or_train_head(cfg, results_dir, out, head_cfg, record, data_id, train, test, idx,
-                                summary, "relative_heads")
+            jobs.append(dict(out=out, head_cfg=head_cfg, record=record, data_id=data_id, train=train, test=test,
+                             idx=idx))
             folders[(count, seed)] = out
+    _train_heads(cfg, jobs, summary, "relative_heads")
     return folders
 
 
