@@ -19,6 +19,7 @@ def blobs():
     return x[:1200], y[:1200], x[1200:], y[1200:]
 
 
+@pytest.mark.slow
 def test_parallel_one_vs_one_is_the_same_classifier(blobs, tmp_path):
     """Measured: every test label equal, one-vs-one weights and biases equal to 1e-10 (libsvm
     solves the very same binary problems, rows in the same order)."""
@@ -53,3 +54,36 @@ def test_n_jobs_is_a_scheduling_setting():
     # every head kind takes n_jobs from its config; only the SVC uses it itself
     assert build_head({"kind": "mlp", "n_jobs": 2}).get_params().get("n_jobs") is None
     assert build_head({"kind": "svm", "n_jobs": 2}).n_jobs == 2
+
+
+@pytest.mark.slow
+def test_the_stage_trains_heads_in_parallel_as_it_would_one_by_one(blobs, tmp_path):
+    """``_train_heads`` with n_jobs 2 (two processes) writes the heads and metrics that n_jobs 1
+    writes; a second run keeps them all (the fingerprint does not hold n_jobs)."""
+    from omegaconf import OmegaConf
+
+    from latentstitch.stages.train_heads import _train_heads
+
+    x, y, x_test, y_test = blobs
+    out = {}
+    for n_jobs in (1, 2):
+        cfg = OmegaConf.create({"seed": 0, "device": "cpu", "logger": None, "suite": {"name": "t"},
+                                "paths": {"results_dir": str(tmp_path / str(n_jobs))}})
+        jobs = [dict(out=tmp_path / str(n_jobs) / "heads" / "d" / f"e{i}" / kind,
+                     head_cfg={"kind": kind, "n_jobs": n_jobs, **({"max_epochs": 2} if kind == "mlp" else {})},
+                     record={"dataset": "d", "encoder": f"e{i}", "head": kind, "relative": False},
+                     data_id={"e": i}, train=(x[:300] * (i + 1), y[:300]), test=(x_test, y_test), idx=None)
+                for i in range(2) for kind in ("svm", "mlp")]
+        summary = {"trained": 0, "kept": 0, "test_accuracy": {}}
+        _train_heads(cfg, jobs, summary, "heads")
+        assert summary["trained"] == 4 and summary["kept"] == 0
+        out[n_jobs] = summary["test_accuracy"]
+        for job in jobs:
+            head = load_head(job["out"])
+            assert head.predict(x_test).shape == y_test.shape
+        again = {"trained": 0, "kept": 0, "test_accuracy": {}}
+        for job in jobs:
+            job["head_cfg"]["n_jobs"] = 3 - n_jobs
+        _train_heads(cfg, jobs, again, "heads")
+        assert again["kept"] == 4 and again["test_accuracy"] == summary["test_accuracy"]
+    assert out[1] == out[2]

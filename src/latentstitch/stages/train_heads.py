@@ -34,7 +34,7 @@ from latentstitch.config import load_group_config
 from latentstitch.data import sample_anchors
 from latentstitch.decoders import MLPHead, RelativeHead, build_head, save_head
 from latentstitch.decoders.heads import resolve_n_jobs
-from latentstitch.decoders.training import finish_logger, make_logger
+from latentstitch.decoders.training import finish_logger, inference_device, make_logger
 from latentstitch.io import load_encodings, write_json_atomic
 from latentstitch.provenance import config_hash, provenance
 from latentstitch.stages._cli import stage_main
@@ -185,7 +185,8 @@ def _train_heads(cfg: DictConfig, jobs: list[dict[str, Any]], summary: dict[str,
     trained: dict[int, dict[str, Any]] = {}
     for head_name, indices in pending.items():
         _, n_jobs = split_n_jobs(jobs[indices[0]]["head_cfg"])
-        gpu = jobs[indices[0]]["settings"].get("kind") == "mlp" and accelerator_of(cfg) != "cpu"
+        gpu = (jobs[indices[0]]["settings"].get("kind") == "mlp"
+               and inference_device(accelerator_of(cfg)).type == "cuda")
         workers = 1 if gpu else max(1, min(n_jobs, len(indices)))
         inner = max(1, n_jobs // workers)
         args = [(cfg, jobs[i]["settings"], jobs[i]["out"], jobs[i]["train"], jobs[i]["test"], jobs[i]["idx"], inner)
