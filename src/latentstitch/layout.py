@@ -67,3 +67,8 @@ def plots_dir(results_dir: str | Path) -> Path:
 def bottleneck_of(ae_id: str) -> int:
     """The bottleneck size in an autoencoder id (ae_b500_s0[_l2] -> 500)."""
     return int(ae_id.split("_")[1].removeprefix("b"))
+
+
+def cross_modal_table_path(results_dir: str | Path, a: str, b: str) -> Path:
+    """The table of the cross-modal pair (a, b): every encoder of both into every head of both."""
+    return stitch_dir(results_dir) / f"{a}+{b}.csv"

@@ -7,7 +7,9 @@ the target's decoder (trained on the target's absolute space, never retrained) a
 
 from __future__ import annotations
 
+import dataclasses
 import time
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Literal, Sequence
@@ -102,6 +104,10 @@ class StitchSettings:
     # (either key optional); a costly method can then run where the report reads it without
     # running the whole anchors sweep. Methods not named run everywhere.
     method_grid: dict = field(default_factory=dict)
+    # Where translators are fitted and applied (see ``resolve_device``): None keeps everything
+    # in numpy on the CPU; "cpu" / "cuda" run the same torch code on that device; "auto" is
+    # cuda when there is one, else None. Learned state is float64 on the CPU either way.
+    device: str | None = None
 
     def __post_init__(self) -> None:
         valid = BASELINES + TRANSLATION_METHODS
@@ -123,6 +129,30 @@ class StitchSettings:
         grid = self.method_grid.get(method, {})
         return (int(anchors) in [int(a) for a in grid.get("anchors", [anchors])]
                 and scaling in grid.get("scalings", [scaling]))
+
+
+def resolve_device(device: str | None) -> torch.device | None:
+    """The torch device of a ``StitchSettings.device`` value: None / "auto" without a GPU ->
+    None (the numpy path); "auto" with one -> cuda; "cpu", "cuda" or "cuda:N" -> that device.
+    Asking for cuda where torch sees none warns, naming the fallback, and returns None (CPU)."""
+    if device is None:
+        return None
+    if not isinstance(device, str) or not (device in ("auto", "cpu", "cuda") or device.startswith("cuda:")):
+        raise ValueError(f"stitch device must be auto, cpu, cuda or cuda:N (or None), got {device!r}")
+    if device == "cpu":
+        return torch.device("cpu")
+    if torch.cuda.is_available():
+        return torch.device("cuda" if device == "auto" else device)
+    if device != "auto":
+        warnings.warn(f"stitch device {device!r} asked for, but torch sees no CUDA device "
+                      f"(torch {torch.__version__}, cuda build {torch.version.cuda}): stitching on the CPU",
+                      RuntimeWarning, stacklevel=2)
+    return None
+
+
+def with_device(settings: StitchSettings, cfg: Any) -> StitchSettings:
+    """``settings`` with the config's top-level ``device`` (auto | cpu | cuda; default auto)."""
+    return dataclasses.replace(settings, device=cfg.get("device", "auto"))
 
 
 def _latent_rows(pred: np.ndarray, true: np.ndarray, queries: int, whole: bool) -> dict[str, float]:
@@ -200,6 +230,11 @@ def stitch(
     Seconds spent fitting, per (method, scaling, anchors): ``result.attrs["fit_seconds"]``, a
     list of ``{method, scaling, anchors, seed, source, translators, seconds}`` (one
     ``fit_translators`` call each; ``seconds / translators`` is the time per translator).
+
+    ``settings.device`` (see ``resolve_device``) fits the translators (affine's Adam, the
+    least-squares and SVD solves) and translates the test sets on that device; decoders get
+    numpy arrays on the CPU as on the default path, and the numbers agree with it to float
+    rounding (tests/unit/test_stitching_device.py).
     """
     spaces = {s.name: s for s in spaces}
     decoders = list(decoders)
@@ -226,15 +261,32 @@ def stitch(
     absolute_decoders = [d for d in decoders if not d.relative]
     whole = any(d.kind == "reconstruction" for d in decoders)
     queries = settings.retrieval_queries
+    device = resolve_device(settings.device)
+    on_device: dict[tuple[str, int], torch.Tensor] = {}
 
-    def score(source, target, method, scaling, anchors, seed, x_in, translator=None):
-        """x_in: the source's test set as the translator multiplies it (``prepare``); no
-        translator: the identity (``absolute``)."""
+    def to_device(x: np.ndarray, key: tuple[str, int] | None = None):
+        """``x`` on the fit device (as is on the numpy path); test sets are moved once."""
+        if device is None:
+            return x
+        if key is None:
+            return torch.from_numpy(np.ascontiguousarray(x)).to(device)
+        if key not in on_device:
+            on_device[key] = torch.from_numpy(np.ascontiguousarray(x)).to(device)
+        return on_device[key]
+
+    def to_host(z):
+        return z.cpu().numpy() if isinstance(z, torch.Tensor) else z
+
+    def score(source, target, method, scaling, anchors, seed, x_in, translator=None, x_dev=None):
+        """x_in: the source's test set as the translator multiplies it (``prepare``), in numpy;
+        x_dev: the same on the fit device (device path); no translator: the identity
+        (``absolute``)."""
         targets_decoders = [d for d in absolute_decoders if d.space == target]
         composes = translator is None or translator.is_linear
         sample = not whole and composes and all(d.readout is not None for d in targets_decoders)
         with clock("transform"):
-            z = x_in if translator is None else translator.apply(x_in[:queries] if sample else x_in)
+            x_t = x_in if x_dev is None else x_dev
+            z = x_in if translator is None else to_host(translator.apply(x_t[:queries] if sample else x_t))
         with clock("latent metrics"):
             emit(source, target, "latent", method, scaling, anchors, seed,
                  _latent_rows(z, spaces[target].test, queries, whole))
@@ -286,7 +338,7 @@ def stitch(
                         start = time.perf_counter()
                         with clock("fit"):
                             translators = fit_translators(
-                                spaces[s].train[idx], [spaces[t].train[idx] for t in targets],
+                                to_device(spaces[s].train[idx]), [to_device(spaces[t].train[idx]) for t in targets],
                                 method, scaling, seed=seed, **settings.translator_kwargs,
                             )
                         fits.append(dict(method=method, scaling=scaling, anchors=count, seed=seed, source=s,
@@ -294,9 +346,11 @@ def stitch(
                         with clock("transform"):
                             # fit_translators' translators share the source's scaling: one
                             # check and one prepare of its test set serve every target
-                            x_in = translators[0].prepare(spaces[s].test)
+                            x_dev = translators[0].prepare(to_device(spaces[s].test, (s, 0)))
+                            x_in = to_host(x_dev)
                         for t, translator in zip(targets, translators):
-                            score(s, t, method, scaling, count, seed, x_in, translator)
+                            score(s, t, method, scaling, count, seed, x_in, translator,
+                                  x_dev=None if device is None else x_dev)
     table = pd.DataFrame(rows, columns=RESULT_COLUMNS)
     table.attrs["seconds"] = dict(clock.seconds)
     table.attrs["fit_seconds"] = fits

@@ -40,7 +40,8 @@ def _special(kind: str, value: Any, where: str, file: str) -> None:
             cls = head_class(value)
         except (ValueError, TypeError, ImportError) as err:
             raise ConfigError(f"{where} (file: {file}): {err}") from None
-        accepted = head_settings(cls) - {"seed", "accelerator"}
+        # n_jobs: how many heads of this kind train at once (latentstitch.fitting), any kind
+        accepted = (head_settings(cls) - {"seed", "accelerator"}) | {"n_jobs"}
         _unknown(set(value) - accepted - {"kind", "_target_"}, sorted(accepted | {"kind"}), where, file)
     elif kind == "encoder":
         from latentstitch.encoders.spec import _KNOWN_KEYS

@@ -95,7 +95,8 @@ def _env(repo: Path) -> dict[str, str]:
     # The stages read conf/ of the copy and its params.yaml (their cwd); hub unreachable; one
     # BLAS/torch thread (tiny models gain nothing from two, and oversubscription on a busy
     # 2-core machine slowed stages tenfold); `datasets` caches the local folders in the copy.
-    return dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}",
+    # PYTHONPATH: the copy's code runs, not an editable install's.
+    return dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}", PYTHONPATH=str(repo / "src"),
                 LATENTSTITCH_CONF_DIR=str(repo / "conf"), HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1",
                 TRANSFORMERS_OFFLINE="1", WANDB_MODE="disabled", HF_DATASETS_CACHE=str(repo / "hf_datasets_cache"),
                 OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
@@ -282,6 +283,17 @@ def test_dvc_repro_runs_every_paper_dataset_with_the_papers_methods(paper_repo):
         table = _stitch_table(repo, dataset)
         cls = table[table.decoder != "latent"]
         assert set(cls.method) == {"no-stitch", "absolute", "ortho"} and set(cls.anchors) - {0} == {16}
+    # Figures 5 / 9 across modalities: every text encoder into every image head and the reverse
+    cross = _stitch_table(repo, "n24news_text+n24news_image")
+    acc = cross[(cross.method == "ortho") & (cross.metric == "accuracy") & (cross.anchors == 16)]
+    text, image = (list(params.suite.datasets[d].encoders) for d in N24NEWS)
+    for head in ("svm", "mlp"):
+        cells = acc[acc.decoder == head]
+        for sources, targets in ((text, image), (image, text)):
+            pairs = cells[cells.source.isin(sources) & cells.target.isin(targets)]
+            assert set(zip(pairs.source, pairs.target)) == {(s, t) for s in sources for t in targets}, head
+            assert pairs.value.between(0, 1).all() and set(pairs.seed) == {0, 1}
+    assert set(cross.source_dataset) == set(N24NEWS) and set(cross.dataset) == {"n24news_text+n24news_image"}
 
 
 def test_report_has_every_paper_table_and_figure(paper_repo):
@@ -317,6 +329,13 @@ def test_report_has_every_paper_table_and_figure(paper_repo):
                    "Figure 5 analog: n24news_text, svm", "Figure 5 analog: n24news_image, mlp",
                    "Figure 6 analog: cifar10, L2-input decoders", "Figure 4 analog: n24news_image"):
         assert figure in text, figure
+    # the cross-modal heatmaps: the full encoder x decoder grid of both modalities, every cell a number
+    for head in ("svm", "mlp"):
+        assert f"cross-modal: n24news_text + n24news_image, {head} heads" in text, head
+        grid = pd.read_csv(report / "figures" / f"heatmap_n24news_text+n24news_image_{head}.csv", index_col=0)
+        encoders = [e for d in N24NEWS for e in OmegaConf.load(repo / "params.yaml").suite.datasets[d].encoders]
+        assert list(grid.index) == encoders and list(grid.columns) == encoders
+        assert grid.notna().all().all(), grid
     pngs = list((report / "figures").glob("*.png"))
     assert pngs and all(p.stat().st_size > 1000 for p in pngs)
     # the appendix experiments in the paper's settings (Figures 12, 13, 2, 7), one claim line each

@@ -15,6 +15,10 @@ Inputs = Union[Sequence[str], np.ndarray]
 class Split:
     inputs: Inputs
     labels: np.ndarray  # int64, (n,)
+    # Optional per-item ids (str, (n,)) where the source has them (N24News: the article's
+    # image_id); they travel through splits and subsets, so two configs reading the same
+    # items can be checked item by item (latentstitch.data.pairing).
+    ids: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.labels)

@@ -54,4 +54,5 @@ def load_n24news_local(cfg) -> tuple:
                 f"(first: {absent[0]}); {_N24NEWS_HINT}"
             )
         inputs = ImageFiles(paths)
-    return Split(inputs, labels), None, class_names, {"path": str(folder)}
+    ids = np.asarray([str(article["image_id"]) for article in articles])
+    return Split(inputs, labels, ids=ids), None, class_names, {"path": str(folder)}

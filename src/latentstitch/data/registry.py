@@ -134,7 +134,7 @@ def load_dataset(
             raise ValueError(f"dataset {name!r}: {split} labels span {labels.min()}..{labels.max()} "
                              f"but there are {len(class_names)} class names")
         inputs = apply_domain(data.inputs, domain) if domain is not None else data.inputs
-        splits[split] = Split(inputs=inputs, labels=labels)
+        splits[split] = Split(inputs=inputs, labels=labels, ids=data.ids)
         _check_inputs(splits[split], modality, f"dataset {name!r} ({split})")
 
     meta = {

@@ -101,7 +101,8 @@ def take(inputs, indices: np.ndarray):
 
 
 def take_split(split: Split, indices: np.ndarray) -> Split:
-    return Split(inputs=take(split.inputs, indices), labels=split.labels[indices])
+    ids = None if split.ids is None else np.asarray(split.ids)[indices]
+    return Split(inputs=take(split.inputs, indices), labels=split.labels[indices], ids=ids)
 
 
 ANCHOR_STRATEGIES = ("uniform", "stratified", "class_balanced", "kmeans", "farthest_point")

@@ -28,7 +28,7 @@ from safetensors.torch import load_file, save_file
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import BatchSampler, DataLoader, RandomSampler, TensorDataset
 
 import latentstitch
 from latentstitch.decoders.training import (
@@ -185,6 +185,8 @@ class CNNAutoencoder(BaseEstimator):
         batch_size: int = 128,
         seed: int = 0,
         accelerator: str = "auto",
+        num_workers: int = 0,
+        pin_memory: bool | None = None,
     ) -> None:
         self.bottleneck = bottleneck
         self.channels = channels
@@ -195,6 +197,8 @@ class CNNAutoencoder(BaseEstimator):
         self.batch_size = batch_size
         self.seed = seed
         self.accelerator = accelerator
+        self.num_workers = num_workers
+        self.pin_memory = pin_memory
 
     def _build_net(self, image_shape: Sequence[int]) -> ConvAutoencoder:
         return ConvAutoencoder(
@@ -207,9 +211,7 @@ class CNNAutoencoder(BaseEstimator):
         self.grayscale_hw_ = np.asarray(images).ndim == 3
         pl.seed_everything(self.seed, verbose=False)
         module = AutoencoderModule(self._build_net(self.image_shape_), self.lr)
-        loader = DataLoader(
-            TensorDataset(x), batch_size=self.batch_size, shuffle=True, generator=seeded_generator(self.seed)
-        )
+        loader = self._loader(x)
         recorder = EpochRecorder()
         trainer = make_trainer(
             max_epochs=self.max_epochs, accelerator=self.accelerator, logger=logger, callbacks=[recorder]
@@ -219,6 +221,23 @@ class CNNAutoencoder(BaseEstimator):
         self.epoch_seconds_ = recorder.seconds
         self.train_mse_ = [m["train_mse"] for m in recorder.metrics]
         return self
+
+    def _loader(self, x: torch.Tensor) -> DataLoader:
+        """Shuffled batches of ``x``, each taken by one index of the in-memory tensor (no
+        per-image collation, which starves a GPU: a step of this small CNN takes about a
+        millisecond there). The batch order is ``DataLoader(shuffle=True,
+        generator=seeded_generator(seed))``'s. ``pin_memory`` (default: when training on a
+        GPU) lets the host-to-device copies overlap; ``num_workers`` > 0 prepares batches in
+        worker processes (in-memory uint8 batches rarely need them)."""
+        if not isinstance(self.num_workers, int) or isinstance(self.num_workers, bool) or self.num_workers < 0:
+            raise ValueError(f"num_workers must be an int >= 0, got {self.num_workers!r}")
+        pin = self.pin_memory if self.pin_memory is not None else inference_device(self.accelerator).type == "cuda"
+        dataset, generator = TensorDataset(x), seeded_generator(self.seed)
+        # one generator for both, as DataLoader(shuffle=True) shares it: each epoch's iterator
+        # draws its worker base seed from it before the sampler draws the permutation
+        batches = BatchSampler(RandomSampler(dataset, generator=generator), self.batch_size, drop_last=False)
+        return DataLoader(dataset, sampler=batches, batch_size=None, num_workers=self.num_workers,
+                          pin_memory=bool(pin), persistent_workers=self.num_workers > 0, generator=generator)
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "net_"):

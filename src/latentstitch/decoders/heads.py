@@ -124,11 +124,27 @@ class SVMHead(_SklearnHead):
 
     kind = "svm"
 
-    def __init__(self, C: float = 1.0) -> None:
+    def __init__(self, C: float = 1.0, n_jobs: int | None = 1) -> None:
         self.C = C
+        self.n_jobs = n_jobs
 
     def _make_estimator(self) -> SVC:
         return SVC(kernel="linear", C=self.C)
+
+    def fit(self, x: Any, y: Any) -> "SVMHead":
+        """``SVC(kernel="linear", C).fit(x, y)``; with ``n_jobs`` other than 1 and more than two
+        classes, its one-vs-one subproblems are solved in parallel (``OneVsOneLinearSVC``): the
+        same binary problems libsvm solves one after the other, so the same classifier up to
+        the solver's stopping tolerance (tests/unit/test_heads_parallel.py measures the
+        test-set labels that agree)."""
+        x, y = self._validate_training_data(x, y)
+        if resolve_n_jobs(self.n_jobs) > 1 and np.unique(y).size > 2:
+            self.estimator_ = OneVsOneLinearSVC(C=self.C, n_jobs=self.n_jobs).fit(x, y)
+        else:
+            self.estimator_ = self._make_estimator().fit(x, y)
+        self.classes_ = self.estimator_.classes_
+        self.n_features_in_ = x.shape[1]
+        return self
 
     def predict(self, x: Any) -> np.ndarray:
         """``SVC.predict``, computed from the primal weights.
@@ -150,6 +166,63 @@ class SVMHead(_SklearnHead):
             est = self.estimator_
             self._readout = (est, OneVsOneReadout(est.coef_.T, est.intercept_, self.classes_))
         return self._readout[1]
+
+
+def resolve_n_jobs(n_jobs: int | None) -> int:
+    """Worker count of an ``n_jobs`` setting: None or -1 -> every core; k >= 1 -> k."""
+    if n_jobs is None or n_jobs == -1:
+        return os.cpu_count() or 1
+    if not isinstance(n_jobs, int) or isinstance(n_jobs, bool) or n_jobs < 1:
+        raise ValueError(f"n_jobs must be a positive int, -1 or None (every core), got {n_jobs!r}")
+    return n_jobs
+
+
+def _fit_pair(x: np.ndarray, y: np.ndarray, C: float) -> tuple[np.ndarray, float, int]:
+    """One one-vs-one subproblem as libsvm poses it: the first class's rows, then the second's,
+    each in data order, the first class positive. Returns (weight, bias, support vectors)."""
+    svc = SVC(kernel="linear", C=C).fit(x, y)
+    # scikit-learn's binary SVC says "positive = classes_[1]"; libsvm's pair (i, j) says i
+    return -svc.coef_[0], -float(svc.intercept_[0]), int(svc.support_.size)
+
+
+class OneVsOneLinearSVC(ClassifierMixin, BaseEstimator):
+    """A linear-kernel SVC whose k (k - 1) / 2 one-vs-one subproblems are solved in parallel
+    (joblib, ``n_jobs`` workers). libsvm's multiclass SVC solves the same binary problems, on
+    the same rows in the same order with the same C, one after another; the results differ
+    only within the solver's stopping tolerance. Holds what a linear SVC's readout needs:
+    ``coef_`` (pairs, d), ``intercept_`` (pairs,), ``classes_``, ``n_support_total_``.
+    ``decision_function`` has SVC's default "ovr" shape."""
+
+    def __init__(self, C: float = 1.0, n_jobs: int | None = None) -> None:
+        self.C = C
+        self.n_jobs = n_jobs
+
+    def fit(self, x: np.ndarray, y: np.ndarray) -> "OneVsOneLinearSVC":
+        from joblib import Parallel, delayed
+
+        self.classes_ = np.unique(y)
+        k = len(self.classes_)
+        jobs = []
+        for i in range(k):
+            for j in range(i + 1, k):
+                rows = np.concatenate([np.flatnonzero(y == self.classes_[i]), np.flatnonzero(y == self.classes_[j])])
+                jobs.append(delayed(_fit_pair)(x[rows], (y[rows] == self.classes_[j]).astype(np.int64), self.C))
+        workers = min(resolve_n_jobs(self.n_jobs), len(jobs))
+        fits = Parallel(n_jobs=workers, backend="loky")(jobs)
+        self.coef_ = np.stack([f[0] for f in fits])
+        self.intercept_ = np.asarray([f[1] for f in fits])
+        self.n_support_total_ = sum(f[2] for f in fits)
+        self.n_features_in_ = x.shape[1]
+        return self
+
+    def decision_function(self, x: np.ndarray) -> np.ndarray:
+        from sklearn.utils.multiclass import _ovr_decision_function
+
+        dec = np.asarray(x, dtype=np.float64) @ self.coef_.T + self.intercept_
+        return _ovr_decision_function(dec < 0, -dec, len(self.classes_))
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return OneVsOneReadout(self.coef_.T, self.intercept_, self.classes_).labels(np.asarray(x))
 
 
 class OneVsOneReadout:
@@ -274,6 +347,8 @@ def build_head(head_cfg: Mapping[str, Any], **context: Any) -> Head:
     cls = head_class(head_cfg)
     kind = cls.kind
     accepted = head_settings(cls)
+    if "n_jobs" not in accepted:
+        settings.pop("n_jobs", None)  # every head config may say how many train at once
     unknown = set(settings) - accepted
     if unknown:
         raise ValueError(f"unknown settings {sorted(unknown)} for head kind {kind!r}; valid: {sorted(accepted)}")

@@ -33,7 +33,8 @@ Config keys read (all optional except ``suite.name`` and ``suite.datasets``):
 Figures drawn where the results allow: accuracy vs anchors (Figure 3; per dataset and head,
 when more than one anchor count was run), reconstruction error vs anchors (Figure 8; per
 dataset, decoder family and pair kind), the encoder x decoder heatmap (Figure 5; ortho,
-standard scaling), reconstruction examples (Figure 6; per dataset and decoder family, two
+standard scaling; across modalities for cross-modal pairs, from ``stitch/{a}+{b}.csv``,
+Figures 5 and 9), reconstruction examples (Figure 6; per dataset and decoder family, two
 autoencoders of the same bottleneck), latent norm distributions (Figure 4; per dataset).
 Where the stitch stage wrote ``{results_dir}/stitch/similarity/{dataset}.csv`` (and
 ``fit_seconds/``), a "Stitchability" section follows (``latentstitch.reports.stitchability``:
@@ -57,6 +58,7 @@ from safetensors.numpy import load_file
 from latentstitch.config import group_config
 from latentstitch.io import atomic_dir, write_json_atomic, write_text_atomic
 from latentstitch.layout import (
+    cross_modal_table_path,
     metrics_path,
     plots_dir,
     report_dir,
@@ -67,9 +69,9 @@ from latentstitch.plan import autoencoder_subset
 from latentstitch.provenance import git_revision
 from latentstitch.reports import figures as fig
 from latentstitch.reports.appendix import appendix_section
-from latentstitch.reports.few_anchors import few_anchors_section
 from latentstitch.reports.compare import compare_with_paper, method_rankings, paper_dataset
 from latentstitch.reports.document import FigureEntry, ReportHeader, render_comparison, render_report
+from latentstitch.reports.few_anchors import few_anchors_section
 from latentstitch.reports.markdown import latex_table, markdown_table
 from latentstitch.reports.paper import load_paper_values
 from latentstitch.reports.stitchability import stitchability_section
@@ -79,6 +81,7 @@ from latentstitch.reports.tables import (
     build_tables,
     load_stitch_results,
     pair_kind,
+    validate_results,
 )
 from latentstitch.stages._cli import stage_main
 
@@ -243,6 +246,33 @@ def _heatmaps(results: pd.DataFrame, tables: list[ReportTable], out: Path) -> li
     return entries
 
 
+def _cross_modal_heatmaps(cfg: DictConfig, tables: list[ReportTable], out: Path) -> list[FigureEntry]:
+    """Figures 5 and 9 across modalities: per cross-modal pair (``latentstitch.data.pairing``)
+    and head, the full encoder x decoder grid of both modalities (ortho, standard scaling, the
+    first dataset's table anchor count), from ``{results_dir}/stitch/{a}+{b}.csv`` (the pairs
+    stitch's summary.json lists under ``cross_modal``)."""
+    entries = []
+    manifest = json.loads((stitch_dir(cfg.paths.results_dir) / "summary.json").read_text())
+    for a, b in (entry["datasets"] for entry in manifest.get("cross_modal", {}).values()):
+        results = validate_results(pd.read_csv(cross_modal_table_path(cfg.paths.results_dir, a, b)))
+        cls = results[(results["task"] == "classification") & (results["metric"] == "accuracy")]
+        for head, rows in cls.groupby("decoder", sort=False):
+            ortho = rows[(rows["method"] == HEATMAP_METHOD) & (rows["scaling"] == HEATMAP_SCALING)]
+            anchors = _table_anchors(tables, f"classification_{head}_{HEATMAP_SCALING}", a)
+            if anchors is None or not (ortho["anchors"] == anchors).any():
+                if ortho.empty:
+                    continue
+                anchors = int(ortho["anchors"].max())
+            matrix = fig.heatmap_matrix(rows, method=HEATMAP_METHOD, scaling=HEATMAP_SCALING, anchors=anchors)
+            name = f"figures/heatmap_{a}+{b}_{head}.png"
+            fig.plot_heatmap(matrix, out / name, title=f"{a} + {b} (cross-modal): {HEATMAP_METHOD} stitching, "
+                                                        f"{head} heads, {anchors} anchors")
+            entries.append(FigureEntry(f"Figure {9 if head == 'mlp' else 5} analog, cross-modal: {a} + {b}, {head} "
+                                       f"heads, encoder x decoder accuracy ({HEATMAP_METHOD}, {anchors} anchors)", name))
+            write_text_atomic(out / f"figures/heatmap_{a}+{b}_{head}.csv", matrix.to_csv())
+    return entries
+
+
 def _norm_figures(cfg: DictConfig, out: Path) -> list[FigureEntry]:
     """Figure 4 per dataset: L2 norms of each encoder's test encodings (computed by stitch)."""
     entries = []
@@ -355,6 +385,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         write_text_atomic(out / "comparison.md", render_comparison(header, comparison, rankings, digits))
         (out / "figures").mkdir()
         figures = (_anchor_figures(results, ddof, out) + _heatmaps(results, tables, out)
+                   + _cross_modal_heatmaps(cfg, tables, out)
                    + _grid_figures(cfg, tables, settings["images"], out) + _norm_figures(cfg, out))
         links = {"comparison": "comparison.md", "comparison CSV": "comparison.csv", "rankings CSV": "rankings.csv"}
         stitchability, stitchability_files = stitchability_section(

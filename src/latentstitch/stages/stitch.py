@@ -19,6 +19,10 @@ The folder is built aside and swapped in whole: a failed run leaves the previous
 
 Classification (Tables 1, 2, 5, 6): the suite's pretrained encoders with their trained heads
 (and the relative heads of the stage train_relative_heads for the ``relative`` baseline).
+Cross-modal (Figures 5, 9): datasets that declare each other ``paired_with`` (N24News text and
+image; ``latentstitch.data.pairing`` checks them) also get ``{results_dir}/stitch/{a}+{b}.csv``,
+every encoder of both into every head of both, with ``a``'s stitch settings (summary.json lists
+them under ``cross_modal``).
 Reconstruction (Tables 3, 4, 8): the dataset's autoencoders, stitched within the same decoder
 family (plain or L2-normalized decoder input). Every row carries its provenance (dataset,
 task, versions, git revision, config hash). Anchors and settings: ``latentstitch.stages.plan``.
@@ -42,10 +46,11 @@ from omegaconf import DictConfig
 
 from latentstitch.config import group_config
 from latentstitch.data import load_dataset, sample_anchors
+from latentstitch.data.pairing import check_paired, cross_modal_pairs
 from latentstitch.decoders import load_autoencoder, load_head
 from latentstitch.fitting import accelerator_of
 from latentstitch.io import atomic_dir, load_encodings, write_json_atomic
-from latentstitch.layout import autoencoder_dir, head_dir, relative_head_dir, stitch_dir
+from latentstitch.layout import autoencoder_dir, cross_modal_table_path, head_dir, relative_head_dir, stitch_dir
 from latentstitch.plan import (
     anchor_plan,
     autoencoder_ids,
@@ -55,7 +60,7 @@ from latentstitch.plan import (
 from latentstitch.provenance import provenance
 from latentstitch.stages._cli import stage_main
 from latentstitch.stitchability import SimilaritySettings, stitchability_part, write_stitchability
-from latentstitch.stitching import Decoder, Space, stitch
+from latentstitch.stitching import Decoder, Space, stitch, with_device
 from latentstitch.translate import Translator
 
 FIGURE_METHODS = ("absolute", "affine", "linear", "l-ortho", "ortho", "ridge", "irp", "kernel", "mlp")  # Figure 6's rows
@@ -113,24 +118,13 @@ def _classification(cfg: DictConfig, dataset: str, dcfg: Any, phases: dict[str, 
     encoders, heads = list(dcfg.get("encoders") or []), list(dcfg.get("heads") or [])
     if len(encoders) < 2 or not heads:
         return None
-    results_dir, encodings_dir = Path(cfg.paths.results_dir), Path(cfg.paths.encodings_dir)
+    encodings_dir = Path(cfg.paths.encodings_dir)
     spaces, y_train, y_test = _load_spaces(
         lambda enc, split: encodings_dir / dataset / enc / f"{split}.safetensors", encoders
     )
     plan = anchor_plan(cfg, dataset, "classification")
-    settings = _with_method_grid(cfg, stitch_settings(cfg, dataset, "classification"))
-    decoders = []
-    for encoder in encoders:
-        for head in heads:
-            fitted = load_head(head_dir(results_dir, dataset, encoder, head))
-            decoders.append(Decoder.head(head, encoder, fitted))
-            if "relative" not in settings.methods:
-                continue
-            for count in plan.counts:  # trained by the stage train_relative_heads
-                for seed in plan.seeds:
-                    folder = relative_head_dir(results_dir, dataset, encoder, head, count, seed)
-                    decoders.append(Decoder(head, encoder, "classifier", load_head(folder).predict_relative,
-                                            relative=True, anchor_key=(count, seed)))
+    settings = with_device(_with_method_grid(cfg, stitch_settings(cfg, dataset, "classification")), cfg)
+    decoders = _head_decoders(cfg, dataset, encoders, heads, settings, plan, relative=True)
     anchor_fn = lambda count, seed: sample_anchors(y_train, count, seed, stratified=plan.stratified)  # noqa: E731
     table = stitch(spaces, decoders, settings, y_test=y_test, anchor_indices=anchor_fn)
     _add_seconds(phases, table)
@@ -138,6 +132,59 @@ def _classification(cfg: DictConfig, dataset: str, dcfg: Any, phases: dict[str, 
     out = table.assign(task="classification")
     out.attrs["stitchability"] = [part]
     return out
+
+
+def _head_decoders(cfg, dataset, encoders, heads, settings, plan, relative: bool) -> list[Decoder]:
+    """Every trained head of ``dataset``'s ``encoders`` (and, with ``relative`` and the
+    ``relative`` baseline in the settings, their relative heads of the stage train_relative_heads)
+    as decoders."""
+    results_dir = Path(cfg.paths.results_dir)
+    decoders = []
+    for encoder in encoders:
+        for head in heads:
+            fitted = load_head(head_dir(results_dir, dataset, encoder, head))
+            decoders.append(Decoder.head(head, encoder, fitted))
+            if "relative" not in settings.methods:
+                continue
+            if not relative or "relative" not in settings.methods:
+                continue
+            for count in plan.counts:  # trained by the stage train_relative_heads
+                for seed in plan.seeds:
+                    folder = relative_head_dir(results_dir, dataset, encoder, head, count, seed)
+                    decoders.append(Decoder(head, encoder, "classifier", load_head(folder).predict_relative,
+                                            relative=True, anchor_key=(count, seed)))
+    return decoders
+
+
+def _cross_modal(cfg: DictConfig, a: str, b: str, phases: dict[str, float]) -> pd.DataFrame:
+    """Paper Section 5, Figures 5 and 9: the encoders of two datasets that hold the same samples
+    in two modalities (``latentstitch.data.pairing``, checked here), stitched into every head
+    of both, as one grid; the stitch settings are ``a``'s (the paper's: absolute and ortho at
+    2000 anchors), without the ``relative`` baseline (its heads are trained per dataset). Rows
+    carry ``source_dataset`` and ``target_dataset``."""
+    datasets = cfg.suite.datasets
+    check_paired(a, b, subset_a=datasets[a].get("subset"), subset_b=datasets[b].get("subset"))
+    encodings_dir = Path(cfg.paths.encodings_dir)
+    encoders = {d: list(datasets[d].encoders) for d in (a, b)}
+    clash = set(encoders[a]) & set(encoders[b])
+    if clash:
+        raise ValueError(f"cross-modal pair {a!r} / {b!r}: encoder(s) {sorted(clash)} in both; names must be unique")
+    where = {enc: d for d in (a, b) for enc in encoders[d]}
+    spaces, y_train, y_test = _load_spaces(
+        lambda enc, split: encodings_dir / where[enc] / enc / f"{split}.safetensors", [*encoders[a], *encoders[b]]
+    )
+    plan = anchor_plan(cfg, a, "classification")
+    settings = with_device(stitch_settings(cfg, a, "classification"), cfg)
+    settings = dataclasses.replace(settings, methods=[m for m in settings.methods if m != "relative"])
+    decoders = [dec for d in (a, b)
+                for dec in _head_decoders(cfg, d, encoders[d], list(datasets[d].heads), settings, plan, relative=False)]
+    table = stitch(
+        spaces, decoders, settings, y_test=y_test,
+        anchor_indices=lambda count, seed: sample_anchors(y_train, count, seed, stratified=plan.stratified),
+    )
+    _add_seconds(phases, table)
+    return table.assign(task="classification", source_dataset=table["source"].map(where),
+                        target_dataset=table["target"].map(where))
 
 
 def _stitchability(cfg: DictConfig, table: pd.DataFrame, spaces: list[Space], anchor_fn, plan,
@@ -175,7 +222,7 @@ def _reconstruction(cfg: DictConfig, dataset: str, dcfg: Any, phases: dict[str, 
         return None
     results_dir = Path(cfg.paths.results_dir)
     plan = anchor_plan(cfg, dataset, "reconstruction")
-    settings = _with_method_grid(cfg, stitch_settings(cfg, dataset, "reconstruction"))
+    settings = with_device(_with_method_grid(cfg, stitch_settings(cfg, dataset, "reconstruction")), cfg)
     data = load_dataset(group_config(cfg, "dataset", dataset), subset=autoencoder_subset(dcfg))
     images_test = np.asarray(data.test.inputs, dtype=np.float32) / 255.0
     accelerator = accelerator_of(cfg)
@@ -336,6 +383,14 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                 summary["tables"][dataset].update({"few_anchors": str(final / "few_anchors" / f"{dataset}.csv"),
                                                    "few_anchors_rows": len(few),
                                                    "seconds": time.perf_counter() - start})
+        for a, b in cross_modal_pairs(cfg.suite.datasets):
+            start = time.perf_counter()
+            phases = {}
+            table = _cross_modal(cfg, a, b, phases).assign(dataset=f"{a}+{b}", suite=cfg.suite.name, **stamp)
+            table.to_csv(out / f"{a}+{b}.csv", index=False)
+            summary.setdefault("cross_modal", {})[f"{a}+{b}"] = {
+                "path": str(cross_modal_table_path(cfg.paths.results_dir, a, b)), "rows": len(table),
+                "seconds": time.perf_counter() - start, "phases": phases, "datasets": [a, b]}
         write_json_atomic(out / "summary.json", summary)
     return summary
 

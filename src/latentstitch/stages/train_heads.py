@@ -7,9 +7,10 @@ no-stitch accuracy on the test split, the fingerprint and every file's content h
     {results_dir}/heads/{dataset}/{encoder}/{head}/
 
 Head settings come from the config's ``heads`` section (params.yaml; conf/head/{head}.yaml);
-heads that draw random numbers use ``cfg.seed``. A head whose ``metrics.json`` records the same
-fingerprint (settings, seed, encodings content) and whose files match their hashes is kept;
-a corrupted one is rebuilt (``latentstitch.artifacts``).
+heads that draw random numbers use ``cfg.seed``. Heads train in parallel, ``n_jobs`` of the head
+config at a time (null or -1: every core; ``latentstitch.fitting.keep_or_train_heads``). A head
+whose ``metrics.json`` records the same fingerprint (settings, seed, encodings content) and
+whose files match their hashes is kept; a corrupted one is rebuilt (``latentstitch.artifacts``).
 
 The `relative` baseline's heads depend on the anchors, a stitching setting: the stage
 train_relative_heads trains them.
@@ -23,7 +24,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from latentstitch.config import group_config
-from latentstitch.fitting import keep_or_train_head, load_split_encodings
+from latentstitch.fitting import HeadJob, keep_or_train_heads, load_split_encodings
 from latentstitch.layout import head_dir
 from latentstitch.stages._cli import stage_main
 
@@ -35,14 +36,15 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     for dataset, dcfg in cfg.suite.datasets.items():
         heads = list(dcfg.get("heads") or [])
         encoders = list(dcfg.get("encoders") or []) if heads else []
+        jobs = []  # one dataset at a time: its encodings in memory, its heads in parallel
         for encoder in encoders:
             train, test, data_id = load_split_encodings(encodings_dir, dataset, encoder)
             for head_name in heads:
                 head_cfg = OmegaConf.to_container(group_config(cfg, "head", head_name), resolve=True)
                 record = {"dataset": dataset, "encoder": encoder, "head": head_name, "relative": False}
-                keep_or_train_head(cfg, head_dir(results_dir, dataset, encoder, head_name), head_cfg, record,
-                                   data_id, train, test, None, summary, f"{dataset}/{encoder}/{head_name}",
-                                   "train_heads")
+                jobs.append(HeadJob(head_dir(results_dir, dataset, encoder, head_name), head_cfg, record, data_id,
+                                    train, test, None, f"{dataset}/{encoder}/{head_name}"))
+        keep_or_train_heads(cfg, jobs, summary, "train_heads")
     return summary
 
 

@@ -22,7 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from latentstitch.config import group_config
 from latentstitch.data import sample_anchors
-from latentstitch.fitting import keep_or_train_head, load_split_encodings
+from latentstitch.fitting import HeadJob, keep_or_train_heads, load_split_encodings
 from latentstitch.io import write_json_atomic
 from latentstitch.layout import relative_head_dir
 from latentstitch.plan import anchor_plan, wants_relative
@@ -39,6 +39,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         if len(encoders) < 2 or not heads or not wants_relative(cfg, dataset):
             continue
         plan = anchor_plan(cfg, dataset, "classification")
+        jobs = []  # one dataset at a time: its encodings in memory, its heads in parallel
         for encoder in encoders:
             train, test, data_id = load_split_encodings(encodings_dir, dataset, encoder)
             for head in heads:
@@ -49,8 +50,9 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                         record = {"dataset": dataset, "encoder": encoder, "head": head, "relative": True,
                                   "anchors": count, "anchor_seed": seed, "stratified": plan.stratified}
                         idx = sample_anchors(train[1], count, seed, stratified=plan.stratified)
-                        keep_or_train_head(cfg, out, head_cfg, record, data_id, train, test, idx, summary,
-                                           f"{dataset}/{encoder}/{head}/a{count}_s{seed}", "train_relative_heads")
+                        jobs.append(HeadJob(out, head_cfg, record, data_id, train, test, idx,
+                                            f"{dataset}/{encoder}/{head}/a{count}_s{seed}"))
+        keep_or_train_heads(cfg, jobs, summary, "train_relative_heads")
     write_json_atomic(Path(results_dir) / "relative_heads" / "summary.json", summary)
     return summary
 
