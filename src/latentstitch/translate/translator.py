@@ -59,8 +59,8 @@ class NotFittedError(ValueError, AttributeError):
 class Alignment(NamedTuple):
     """An aligner's result in the pre-processed space: ``z ~ x @ matrix + bias``.
 
-    ``rank`` is the effective rank of what the aligner factored (x, or for ``ortho`` the
-    cross-covariance) and ``needed_rank`` the rank a unique answer needs; when ``rank`` is
+    ``rank`` is the effective rank of what the aligner factored (x; for ``ortho`` a bound
+    from duplicated rows and constant features of x and y) and ``needed_rank`` the rank a unique answer needs; when ``rank`` is
     lower, ``Translator.fit`` warns (both None: the method makes no such claim)."""
 
     matrix: torch.Tensor
@@ -136,14 +136,39 @@ def _ortho(x: torch.Tensor, ys: list[torch.Tensor], ctx: FitContext) -> list[Ali
     # space), so this gives the padded method's answer at a fraction of the cost (a 50 x 768
     # SVD instead of a 768 x 768 one); below full rank any completion is as valid, and fit
     # warns: the answer is then one of many.
+    # The rank check: the cross-covariance's spectrum cannot tell rank deficiency from the
+    # squared conditioning of real anchors in float32 (both reach eps * s_max), and an SVD of
+    # the anchors would double the cost, so degeneracy is bounded from what makes it:
+    # duplicated rows and constant features, on each side (``_rank_bound``).
     n, d1 = x.shape
+    bound_x = _rank_bound(x, ctx)
     out = []
-    for cross in _split(x.T @ torch.cat(ys, dim=1), ys):
-        u, s, vh = torch.linalg.svd(cross, full_matrices=False)
-        d2 = cross.shape[1]
-        rank = _rank(s, ctx.eps * max(n, d1, d2))
-        out.append(Alignment(u @ vh, rank=rank, needed_rank=min(_usable_rows(x, ctx), d1, d2)))
+    for y, cross in zip(ys, _split(x.T @ torch.cat(ys, dim=1), ys)):
+        rank = min(bound_x, _rank_bound(y, ctx))
+        needed = min(_usable_rows(x, ctx), d1, y.shape[1])
+        out.append(Alignment(_closest_orthogonal(cross), rank=rank, needed_rank=needed))
     return out
+
+
+def _rank_bound(a: torch.Tensor, ctx: FitContext) -> int:
+    """An upper bound on the rank of anchors ``a`` (n, d) that only duplicated rows and
+    constant features lower: min(distinct rows (- 1 if centered), varying features (+ 1 for
+    a nonzero constant one when uncentered)). Costs one matrix-vector product and one pass."""
+    n, d = a.shape
+    lo, hi = torch.aminmax(a, dim=0)
+    constant = lo == hi
+    varying = d - int(constant.sum())
+    if not ctx.centered and bool((constant & (hi != 0)).any()):
+        varying += 1  # all nonzero constant columns together span the ones vector
+    # Duplicated rows project to (almost) the same value on a fixed random direction; only
+    # neighbours in that order that come close are compared exactly.
+    v = torch.randn(d, generator=torch.Generator().manual_seed(0), dtype=torch.float64).to(a.device, a.dtype)
+    r, order = torch.sort(a @ v)
+    close = torch.nonzero((r[1:] - r[:-1]).abs() <= 1e-5 * r.abs().max().clamp_min(torch.finfo(r.dtype).tiny))
+    close = close.flatten()
+    duplicates = int((a[order[close]] == a[order[close + 1]]).all(dim=1).sum()) if len(close) else 0
+    distinct = n - duplicates
+    return min(distinct - (1 if ctx.centered else 0), varying)
 
 
 def _rcond(ctx: FitContext, n: int, dim: int) -> float:
@@ -418,18 +443,12 @@ class Translator:
             eps=torch.finfo(xt.dtype).eps, centered=scaling_x.centers,
         )
         alignments = method.aligner(xs, ys_scaled, ctx)
-        ranked = False
+        # One warning per distinct deficiency (least squares, ridge and affine factor x alone,
+        # so every target of one source shares it), naming the targets it concerns.
+        deficient: dict[tuple[int, int], list[str]] = {}
         for al, name, y64 in zip(alignments, names, y64s):
             if al.rank is not None and al.needed_rank is not None and al.rank < al.needed_rank:
-                ranked = True
-                what = "the cross-covariance of x and y anchors" if self.method == "ortho" else "the x anchors"
-                warnings.warn(
-                    f"degenerate anchors for {self.method!r} ({name}): effective rank {al.rank} of {what}, "
-                    f"below the {al.needed_rank} a unique translation needs ({xt.shape[0]} anchors, x dim {d1}, "
-                    f"y dim {y64.shape[1]}); constant features, or duplicated or collinear rows? The fit is "
-                    "one of many that explain the anchors equally well.",
-                    UserWarning, stacklevel=3,
-                )
+                deficient.setdefault((al.rank, al.needed_rank), []).append(f"{name} {tuple(y64.shape)}")
             if not (bool(torch.isfinite(al.matrix).all()) and (al.bias is None or bool(torch.isfinite(al.bias).all()))):
                 raise ValueError(
                     f"method {self.method!r} did not find a finite translation for x anchors {tuple(xt.shape)} and "
@@ -437,6 +456,17 @@ class Translator:
                     f"{self.scaling!r} scaling: x {max_abs(xs64):.3g}, y {max_abs(y64):.3g}); rescale the "
                     "anchors (e.g. scaling='standard') or use another method"
                 )
+        # ortho's rank is a bound from duplicated rows and constant features of both sides.
+        what = "the x and y anchors (at most)" if self.method == "ortho" else "the x anchors"
+        for (rank, needed), targets in deficient.items():
+            warnings.warn(
+                f"degenerate anchors for {self.method!r} ({', '.join(targets)}): effective rank {rank} of {what}, "
+                f"below the {needed} a unique translation needs ({xt.shape[0]} anchors, x dim {d1}); constant "
+                "features, or duplicated or collinear rows? The fit is one of many that explain the anchors "
+                "equally well.",
+                UserWarning, stacklevel=3,
+            )
+        ranked = bool(deficient)
         for side, a in [("x anchors", x64)] + list(zip(names, y64s)):
             if not ranked and a.shape[0] > 1 and bool((a == a[0]).all()):
                 warnings.warn(
