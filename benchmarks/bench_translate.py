@@ -119,6 +119,26 @@ def ours(method: str) -> Callable:
     return run
 
 
+def translator_at(rev: str) -> type:
+    """``latentstitch.translate.Translator`` as it was at git revision ``rev``: the package's
+    files from ``git show``, under another name, beside this checkout's."""
+    import importlib
+    import subprocess
+    import tempfile
+
+    name = "translate_at_" + "".join(c if c.isalnum() else "_" for c in rev)
+    folder = Path(tempfile.mkdtemp()) / name
+    folder.mkdir()
+    files = subprocess.run(["git", "ls-tree", "--name-only", rev, "src/latentstitch/translate/"], cwd=REPO_ROOT,
+                           check=True, capture_output=True, text=True).stdout.split()
+    for path in (f for f in files if f.endswith(".py")):
+        text = subprocess.run(["git", "show", f"{rev}:{path}"], cwd=REPO_ROOT, check=True, capture_output=True,
+                              text=True).stdout
+        (folder / Path(path).name).write_text(text.replace("latentstitch.translate", name))
+    sys.path.insert(0, str(folder.parent))
+    return importlib.import_module(name).Translator
+
+
 def timed_rounds(candidates: dict[str, Callable[[], object]], rounds: int, seed: int) -> dict[str, list[float]]:
     """Seconds of each candidate per round; one untimed warm-up call each (lazy library loads)."""
     for fn in candidates.values():
@@ -205,6 +225,8 @@ def markdown(res: dict) -> str:
     lines = [
         "# Translation benchmark (benchmarks/bench_translate.py)",
         "",
+        f"`{res['setting'].get('command', 'python benchmarks/bench_translate.py')}`",
+        "",
         f"{res['setting']['anchors']} anchors x {res['setting']['dim']} dims, {res['setting']['points']} points, "
         f"float32, {res['setting']['threads']} CPU threads, {res['setting']['rounds']} interleaved rounds "
         f"(affine/ridge: {res['setting']['affine_rounds']}). Shared, noisy machine (1-min load average "
@@ -258,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--affine-rounds", type=int, default=3)
     parser.add_argument("--skip-realistic", action="store_true", help="skip the real-encoder pair")
     parser.add_argument("--out-dir", type=Path, default=HERE / "results")
+    parser.add_argument("--against", metavar="REV", help="also time Translator as it was at this git revision")
     args = parser.parse_args(argv)
 
     torch.set_num_threads(THREADS)
@@ -272,26 +295,39 @@ def main(argv: list[str] | None = None) -> int:
             fns[f"ours {m}"] = lambda m=m: ours(m)(xa, ya, x)
             fns[f"latentis {m}"] = lambda m=m: latentis[m](xa, ya, x)
             fns[f"scipy {m}"] = lambda m=m: numpy_scaled(scipy_fns[m])(xa, ya, x)
+        refs = ["latentis", "scipy"]
+        if args.against:
+            old = translator_at(args.against)
+            refs.append(args.against)
+            for m in PAPER_METHODS:
+                fns[f"{args.against} {m}"] = lambda m=m: old(m, "standard").fit(xa, ya).transform(x)
         agreement = {
             f"ours {m} vs {ref} {m}": rel_diff(fns[f"ours {m}"](), fns[f"{ref} {m}"]())
             for m in PAPER_METHODS
-            for ref in ("latentis", "scipy")
+            for ref in refs
         }
         print("paper methods vs floor, latentis, scipy:", flush=True)
         times = timed_rounds(fns, args.rounds, seed=0)
         print("ridge vs affine (300 steps):", flush=True)
         slow = {f"ours {m}": lambda m=m: ours(m)(xa, ya, x) for m in ("ridge", "affine")}
+        if args.against:
+            slow.update({f"{args.against} {m}": lambda m=m: old(m, "standard").fit(xa, ya).transform(x)
+                         for m in ("ridge", "affine")})
         times.update(timed_rounds(slow, args.affine_rounds, seed=2))
 
     checks = [compare(times, "ours ortho", "floor (product + cross-cov + SVD)", 1.1)]
     for m in PAPER_METHODS:
         checks += [compare(times, f"ours {m}", f"latentis {m}", 1.0), compare(times, f"ours {m}", f"scipy {m}", 1.0)]
     checks.append(speedup(times, "ours ridge", "ours affine", 20.0))
+    if args.against:
+        # No slower than before: within 5%, the noise of paired ratios on a shared machine.
+        checks += [compare(times, f"ours {m}", f"{args.against} {m}", 1.05) for m in PAPER_METHODS + ("ridge", "affine")]
 
     res = {
         "setting": {
             "anchors": N_ANCHORS, "dim": DIM, "points": N_POINTS, "dtype": "float32", "threads": THREADS,
-            "rounds": args.rounds, "affine_rounds": args.affine_rounds,
+            "rounds": args.rounds, "affine_rounds": args.affine_rounds, "against": args.against,
+            "command": "python benchmarks/bench_translate.py " + " ".join(argv if argv is not None else sys.argv[1:]),
             "latentis": "0.0.8, --no-deps in benchmarks/.venv-latentis, on this venv's torch (setup_latentis.sh)",
             "scipy_linear_driver": "gelsy",
         },
@@ -300,6 +336,8 @@ def main(argv: list[str] | None = None) -> int:
             "scipy": scipy.__version__, "machine": platform.machine(), "processor": platform.processor(),
             "cpu_count": os.cpu_count(),
         },
+        "git_revision": __import__("subprocess").run(["git", "describe", "--always", "--dirty"], cwd=REPO_ROOT,
+                                                     capture_output=True, text=True).stdout.strip(),
         # The machine is shared: 1-minute load averages around the timed part, for context.
         "load_average": {"start": load_start[0], "end": os.getloadavg()[0]},
         "timings_ms": {

@@ -35,7 +35,7 @@ def _read_array(path: str, what: str, key: str | None) -> np.ndarray:
                     raise CommandError(f"{what} {p}: not a .npy file (no NPY header; save it with numpy.save)")
             try:
                 return np.load(p, allow_pickle=False)
-            except ValueError as e:
+            except (ValueError, EOFError) as e:  # e.g. data cut short, or an object array
                 if "pickle" in str(e):
                     raise CommandError(f"{what} {p}: holds Python objects, not a numeric array") from None
                 raise CommandError(f"{what} {p}: unreadable .npy file ({e})") from None

@@ -27,12 +27,14 @@ TEST_ANCHORS = 0
 @dataclass(frozen=True)
 class SimilaritySettings:
     """``suite.stitch.similarity``: ``false`` turns it off; else any of ``k`` (mutual_knn's
-    neighbours), ``keep`` (svcca's variance fraction), ``measures`` (a subset of MEASURES)."""
+    neighbours), ``keep`` (svcca's variance fraction), ``measures`` (a subset of MEASURES),
+    ``anchors`` (the anchor counts measured on the anchors; default every count stitched)."""
 
     enabled: bool = True
     k: int = 10
     keep: float = 0.99
     measures: tuple[str, ...] = MEASURES
+    anchors: tuple[int, ...] | None = None
 
     @classmethod
     def from_config(cls, node: Any) -> "SimilaritySettings":
@@ -42,16 +44,18 @@ class SimilaritySettings:
             return cls(enabled=False)
         if not isinstance(node, dict):
             raise ValueError(f"suite.stitch.similarity must be false or a mapping (k, keep, measures), got {node!r}")
-        unknown = sorted(set(node) - {"k", "keep", "measures"})
+        unknown = sorted(set(node) - {"k", "keep", "measures", "anchors"})
         if unknown:
-            raise ValueError(f"unknown suite.stitch.similarity key(s) {unknown}; valid: k, keep, measures")
+            raise ValueError(f"unknown suite.stitch.similarity key(s) {unknown}; valid: anchors, k, keep, measures")
         measures = tuple(node.get("measures", MEASURES))
         bad = [m for m in measures if m not in MEASURES]
         if bad:
             raise ValueError(
                 f"unknown measure(s) {bad} in suite.stitch.similarity.measures; valid: {', '.join(MEASURES)}"
             )
-        return cls(True, int(node.get("k", 10)), float(node.get("keep", 0.99)), measures)
+        anchors = node.get("anchors")
+        anchors = None if anchors is None else tuple(int(a) for a in (anchors if isinstance(anchors, list) else [anchors]))
+        return cls(True, int(node.get("k", 10)), float(node.get("keep", 0.99)), measures, anchors)
 
 
 def pair_similarities(
@@ -89,6 +93,8 @@ def pair_similarities(
         for b in spaces[i + 1 :]:
             emit(a, b, "test", TEST_ANCHORS, 0, a.test, b.test)
     for count in counts:
+        if settings.anchors is not None and int(count) not in settings.anchors:
+            continue
         for seed in seeds:
             idx = np.asarray(anchor_indices(count, seed))
             for i, a in enumerate(spaces):

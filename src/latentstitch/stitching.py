@@ -100,9 +100,9 @@ class StitchSettings:
     translator_kwargs: dict = field(default_factory=dict)
     # Also translate each space into itself (a sanity row: it should match no-stitch).
     self_pairs: bool = False
-    # Methods that run on part of the grid only: {method: {"anchors": [...], "scalings": [...]}}
-    # (either key optional); a costly method can then run where the report reads it without
-    # running the whole anchors sweep. Methods not named run everywhere.
+    # Methods that run on part of the grid only: {method: {"anchors": [...], "scalings": [...],
+    # "seeds": [...]}} (each key optional); a costly method can then run where the report reads
+    # it without running the whole anchors sweep. Methods not named run everywhere.
     method_grid: dict = field(default_factory=dict)
     # Where translators are fitted and applied (see ``resolve_device``): None keeps everything
     # in numpy on the CPU; "cpu" / "cuda" run the same torch code on that device; "auto" is
@@ -120,15 +120,16 @@ class StitchSettings:
             if method not in TRANSLATION_METHODS:
                 raise ValueError(f"method_grid names {method!r}, not a translation method "
                                  f"({', '.join(TRANSLATION_METHODS)})")
-            if not isinstance(grid, dict) or set(grid) - {"anchors", "scalings"}:
-                raise ValueError(f"method_grid[{method!r}] must be a mapping with keys anchors and/or scalings, "
-                                 f"got {grid!r}")
+            if not isinstance(grid, dict) or set(grid) - {"anchors", "scalings", "seeds"}:
+                raise ValueError(f"method_grid[{method!r}] must be a mapping with keys among anchors, scalings, "
+                                 f"seeds, got {grid!r}")
 
-    def runs(self, method: str, anchors: int, scaling: str) -> bool:
-        """Whether ``method`` runs at (``anchors``, ``scaling``) (see ``method_grid``)."""
+    def runs(self, method: str, anchors: int, scaling: str, seed: int) -> bool:
+        """Whether ``method`` runs at (``anchors``, ``scaling``, ``seed``) (see ``method_grid``)."""
         grid = self.method_grid.get(method, {})
         return (int(anchors) in [int(a) for a in grid.get("anchors", [anchors])]
-                and scaling in grid.get("scalings", [scaling]))
+                and scaling in grid.get("scalings", [scaling])
+                and int(seed) in [int(s) for s in grid.get("seeds", [seed])])
 
 
 def resolve_device(device: str | None) -> torch.device | None:
@@ -330,7 +331,7 @@ def stitch(
                                          _decoder_rows(d, rel, y_test, images_test))
             for scaling in settings.scalings:
                 for method in methods:
-                    if not settings.runs(method, count, scaling):
+                    if not settings.runs(method, count, scaling, seed):
                         continue
                     for s, targets in targets_of.items():
                         if not targets:

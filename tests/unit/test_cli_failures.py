@@ -83,6 +83,12 @@ def _text_as_npy(d):
     return {}
 
 
+def _truncated_npy(d):
+    data = (d / "X.npy").read_bytes()
+    (d / "X.npy").write_bytes(data[:-30])
+    return {}
+
+
 def _object_npy(d):
     np.save(d / "X.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
     return {}
@@ -147,6 +153,7 @@ CASES = [
         "Y.npy",
     ),
     ("text file as .npy", _text_as_npy, r"input .*X\.npy: not a \.npy file \(no NPY header", "Y.npy"),
+    ("truncated .npy", _truncated_npy, r"input .*X\.npy: unreadable \.npy file \(", "Y.npy"),
     ("object array .npy", _object_npy, r"input .*X\.npy: holds Python objects, not a numeric array", "Y.npy"),
     ("NaN in input", _nan_input, r"translating .*X\.npy: x contains NaN or inf in 1 entries \(rows \[2\]\)", "Y.npy"),
     (

@@ -96,14 +96,17 @@ def test_pair_similarities_on_test_and_anchors(stitched):
     assert dict(zip(got["measure"], got["value"])) == pytest.approx(similarities(a.train[idx], c.train[idx], k=5))
     # 6 unordered pairs, both orders, 5 measures, on the test set and 2 x 2 anchor draws
     assert len(sims) == 6 * 2 * 5 * (1 + 4)
+    only = pair_similarities(spaces[:2], anchors, [60, 120], [0, 1], SimilaritySettings(k=5, anchors=(120,)))
+    assert set(only.loc[only["split"] == "anchors", "anchors"]) == {120}
 
 
 def test_similarity_settings_from_config():
     assert SimilaritySettings.from_config(None) == SimilaritySettings()
     assert not SimilaritySettings.from_config(False).enabled
     s = SimilaritySettings.from_config({"k": 5, "keep": 0.9, "measures": ["cka"]})
-    assert (s.k, s.keep, s.measures) == (5, 0.9, ("cka",))
-    with pytest.raises(ValueError, match=r"unknown suite.stitch.similarity key\(s\) \['kk'\]; valid: k, keep"):
+    assert (s.k, s.keep, s.measures, s.anchors) == (5, 0.9, ("cka",), None)
+    assert SimilaritySettings.from_config({"anchors": [120]}).anchors == (120,)
+    with pytest.raises(ValueError, match=r"unknown suite.stitch.similarity key\(s\) \['kk'\]; valid: anchors, k"):
         SimilaritySettings.from_config({"kk": 3})
     with pytest.raises(ValueError, match=r"unknown measure\(s\) \['cca'\]"):
         SimilaritySettings.from_config({"measures": ["cca"]})
@@ -193,19 +196,19 @@ def test_method_grid_runs_a_method_on_part_of_the_grid(stitched):
         methods=["ortho", "kernel"],
         scalings=["standard", "l2"],
         anchor_counts=[60, 120],
-        seeds=[0],
-        method_grid={"kernel": {"anchors": [120], "scalings": ["standard"]}},
+        seeds=[0, 1],
+        method_grid={"kernel": {"anchors": [120], "scalings": ["standard"], "seeds": [1]}},
     )
     table = stitch(spaces[:2], decoders, settings, y_test=y[380:], anchor_indices=anchors)
-    runs = table[table["metric"] == "accuracy"].groupby("method")[["anchors", "scaling"]]
-    assert set(map(tuple, runs.get_group("kernel").to_numpy())) == {(120, "standard")}
+    runs = table[table["metric"] == "accuracy"].groupby("method")[["anchors", "scaling", "seed"]]
+    assert set(map(tuple, runs.get_group("kernel").to_numpy())) == {(120, "standard", 1)}
     assert set(map(tuple, runs.get_group("ortho").to_numpy())) == {
-        (a, s) for a in (60, 120) for s in ("standard", "l2")
+        (a, s, d) for a in (60, 120) for s in ("standard", "l2") for d in (0, 1)
     }
     with pytest.raises(ValueError, match=r"method_grid names 'relative', not a translation method"):
         StitchSettings(method_grid={"relative": {"anchors": [10]}})
-    with pytest.raises(ValueError, match=r"method_grid\['mlp'\] must be a mapping with keys anchors and/or scalings"):
-        StitchSettings(method_grid={"mlp": {"seeds": [0]}})
+    with pytest.raises(ValueError, match=r"method_grid\['mlp'\] must be a mapping with keys among anchors, scalings, seeds"):
+        StitchSettings(method_grid={"mlp": {"seed": [0]}})
 
 
 def test_report_section_for_autoencoders_uses_lcos_per_decoder_family(tmp_path):

@@ -192,8 +192,8 @@ def test_constant_anchors_warn_with_effective_rank_zero(method):
     y = np.random.default_rng(0).normal(size=(20, 6)).astype(np.float32)
     with pytest.warns(
         UserWarning,
-        match=rf"degenerate anchors for '{method}' \(y anchors\): effective rank 0 of "
-        r"the (x anchors|cross-covariance of x and y anchors), below the 6 a unique translation needs",
+        match=rf"degenerate anchors for '{method}' \(y anchors \(20, 6\)\): effective rank 0 of "
+        r"the (x anchors|x and y anchors \(at most\)), below the 6 a unique translation needs",
     ):
         t = Translator(method, "standard").fit(x, y)
     assert np.isfinite(t.transform(x)).all()
@@ -208,7 +208,7 @@ def test_constant_target_anchors_warn(method):
     with pytest.warns(
         UserWarning,
         match=rf"degenerate anchors for '{method}'.*(every row of the y anchors is the "
-        r"same \(effective rank 0\)|effective rank 0 of the cross-covariance)",
+        r"same \(effective rank 0\)|effective rank 0 of the x and y anchors \(at most\))",
     ):
         t = Translator(method, "standard").fit(x, y)
     if method in ("linear", "ridge"):  # orthogonal maps cannot shrink to a point, nor can Adam in 300 steps
@@ -228,10 +228,20 @@ def test_duplicated_rows_warn_with_the_effective_rank(method):
     y = np.repeat(rng.normal(size=(10, 30)), 2, axis=0)
     with pytest.warns(
         UserWarning,
-        match=r"effective rank 9 of .*below the 19 a unique translation needs "
-        r"\(20 anchors, x dim 30, y dim 30\)",
+        match=rf"degenerate anchors for '{method}' \(y anchors \(20, 30\)\): effective rank 9 of .*below the 19 "
+        r"a unique translation needs \(20 anchors, x dim 30\)",
     ):
         Translator(method, "standard", affine_steps=5).fit(x, y)
+
+
+def test_one_warning_for_a_deficiency_all_targets_share():
+    rng = np.random.default_rng(1)
+    x = np.repeat(rng.normal(size=(10, 30)), 2, axis=0)
+    ys = [np.repeat(rng.normal(size=(10, d)), 2, axis=0) for d in (30, 7)]
+    with pytest.warns(UserWarning) as record:
+        fit_translators(x, ys, "linear")
+    messages = [str(w.message) for w in record if "degenerate" in str(w.message)]
+    assert len(messages) == 1 and "(y anchors [0] (20, 30), y anchors [1] (20, 7))" in messages[0]
 
 
 @pytest.mark.parametrize("n", [10, 200])

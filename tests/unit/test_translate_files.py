@@ -146,6 +146,19 @@ def test_record_of_the_wrong_type(saved):
     _load_fails(_rewrite(path, record=lambda r: r.pop("sha256")), r"record field 'sha256' is None, expected a str")
 
 
+def test_header_metadata_of_the_wrong_type(saved):
+    path, *_ = saved
+
+    def metadata_list(h):
+        h["__metadata__"] = [h["__metadata__"][FORMAT]]
+
+    h, _, b = _split(path)
+    metadata_list(h)
+    out = path.with_name("edited.safetensors")
+    out.write_bytes(_join(h, b))
+    _load_fails(out, r"the header's __metadata__ is a list, expected a JSON object")
+
+
 def test_version_as_a_string_and_an_old_version(saved):
     path, *_ = saved
     _load_fails(

@@ -48,29 +48,35 @@ def _to_numpy(t: torch.Tensor) -> np.ndarray:
     return t.detach().cpu().numpy()
 
 
-def check_matrix(t: torch.Tensor, name: str, *, min_rows: int = 1) -> None:
-    """Raise ValueError unless ``t`` is 2-D with at least ``min_rows`` rows, and finite."""
+def check_matrix(t: torch.Tensor, name: str, *, min_rows: int = 1) -> float:
+    """Raise ValueError unless ``t`` is 2-D with at least ``min_rows`` rows, and finite;
+    return its largest magnitude."""
     if t.ndim != 2:
         raise ValueError(f"{name} must be 2-D (n, d), got shape {tuple(t.shape)}")
     if t.shape[0] < min_rows:
         raise ValueError(f"{name} needs at least {min_rows} rows, got shape {tuple(t.shape)}")
     if t.shape[1] < 1:
         raise ValueError(f"{name} needs at least 1 feature, got shape {tuple(t.shape)}")
-    check_finite(t, name)
+    return check_finite(t, name)
 
 
-def check_finite(t: torch.Tensor, name: str) -> None:
-    # A sum is one bandwidth-bound pass and any NaN/inf poisons it; the exact (slower) scan
-    # runs only when the sum is not finite, to tell overflow apart and to locate the culprit.
-    if torch.isfinite(t.sum()):
-        return
+def check_finite(t: torch.Tensor, name: str) -> float:
+    """Raise ValueError if ``t`` holds NaN or inf (naming how many and where); else return
+    its largest magnitude, which bounds what a matrix product of ``t`` can reach."""
+    # One bandwidth-bound pass: NaN propagates to min and max, inf shows in one of them; the
+    # exact scan runs only to locate the culprits.
+    if t.numel() == 0:
+        return 0.0
+    lo, hi = torch.aminmax(t)
+    lo, hi = float(lo), float(hi)
+    if math.isfinite(lo) and math.isfinite(hi):
+        return max(-lo, hi)
     bad = ~torch.isfinite(t)
-    if bool(bad.any()):
-        rows = torch.nonzero(bad.any(dim=1)).flatten()
-        raise ValueError(
-            f"{name} contains NaN or inf in {int(bad.sum())} entries (rows {rows[:5].tolist()}"
-            f"{', ...' if len(rows) > 5 else ''}) of shape {tuple(t.shape)}"
-        )
+    rows = torch.nonzero(bad.reshape(len(t), -1).any(dim=1)).flatten() if t.ndim else torch.zeros(0)
+    raise ValueError(
+        f"{name} contains NaN or inf in {int(bad.sum())} entries (rows {rows[:5].tolist()}"
+        f"{', ...' if len(rows) > 5 else ''}) of shape {tuple(t.shape)}"
+    )
 
 
 def row_norms(t: torch.Tensor) -> torch.Tensor:

@@ -94,7 +94,9 @@ def read(path: str | os.PathLike) -> tuple[dict, dict[str, torch.Tensor]]:
     if not isinstance(header, dict):
         raise bad(f"not a safetensors file (header is a {type(header).__name__})")
     meta = header.get("__metadata__") or {}
-    if not isinstance(meta, dict) or FORMAT not in meta:
+    if not isinstance(meta, dict):
+        raise bad(f"the header's __metadata__ is a {type(meta).__name__}, expected a JSON object")
+    if FORMAT not in meta:
         raise bad(f"not a saved Translator (no {FORMAT!r} record in its header)")
     try:
         record = json.loads(meta[FORMAT])

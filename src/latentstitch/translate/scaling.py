@@ -24,6 +24,9 @@ class Scaling:
     # Whether transformed anchors are centered, up to a scale per row (then n anchors span at
     # most n - 1 dims: rescaling rows does not change their span).
     centers: ClassVar[bool] = False
+    # Whether transformed anchors are bounded near unit scale whatever the input's magnitude
+    # (so a fit need not check them for overflow).
+    bounded: ClassVar[bool] = False
     state_names: ClassVar[tuple[str, ...]] = ("shift_", "scale_", "inverse_scale_")
 
     def fit(self, a: torch.Tensor) -> "Scaling":
@@ -64,6 +67,7 @@ class StandardScaling(Scaling):
 
     name = "standard"
     centers = True
+    bounded = True  # |z| <= sqrt(n - ddof) for a varying feature, 0 for a constant one
 
     def __init__(self, ddof: int = 1) -> None:
         self.ddof = ddof
@@ -74,12 +78,16 @@ class StandardScaling(Scaling):
             raise ValueError(f"ddof must be in [0, n) = [0, {n}) for {n} anchors, got ddof={self.ddof}")
         mean = a.mean(dim=0)
         dev = a - mean
-        # Squares of deviations beyond 2**400 overflow float64 (and below 2**-400 underflow):
-        # then the statistics are computed on deviations scaled by a power of two (exact).
-        unit = power_of_two_scale(dev)
-        if unit != 1.0:
-            dev, mean = dev * unit, mean * unit
         var = (dev**2).sum(dim=0) / (n - self.ddof)
+        unit = 1.0
+        # Squares of deviations beyond ~1e154 overflow float64, below ~1e-162 underflow: then
+        # (only then: constant features, var 0, land here too) the statistics are computed on
+        # deviations scaled by a power of two, which is exact.
+        if not bool(torch.isfinite(var).all()) or bool((var < 2.0**-800).any()):
+            unit = power_of_two_scale(dev)
+            if unit != 1.0:
+                dev, mean = dev * unit, mean * unit
+                var = (dev**2).sum(dim=0) / (n - self.ddof)
         eps = torch.finfo(a.dtype).eps
         constant = var <= n * eps * var + (n * mean.abs() * eps) ** 2
         self.shift_ = mean / unit
@@ -100,6 +108,7 @@ class L2Scaling(Scaling):
     name = "l2"
     normalize_rows = True
     centers = True
+    bounded = True  # unit (or zero) rows
 
     def fit(self, a: torch.Tensor) -> "L2Scaling":
         self.shift_ = a.mean(dim=0)

@@ -40,13 +40,20 @@ from latentstitch.translate.irp import InverseRelativeProjection, fit_irp
 from latentstitch.translate.kernel import RBFKernelRidge, fit_kernel_ridge
 from latentstitch.translate.mlp import ResidualMLP, fit_mlp
 from latentstitch.translate.nonlinear import NonlinearMap
-from latentstitch.translate.scaling import SCALINGS, Scaling, StandardScaling
+from latentstitch.translate.scaling import SCALINGS, NoScaling, Scaling, StandardScaling
 
 FIT_DTYPES = (None, "float32", "float64")
 
 
 def _dtype_name(dtype: torch.dtype) -> str:
     return str(dtype).removeprefix("torch.")
+
+
+def _all_rows_equal(a: torch.Tensor) -> bool:
+    # Two rows decide almost always; the full comparison runs only when they are equal.
+    if a.shape[0] < 2 or not torch.equal(a[0], a[1]):
+        return False
+    return bool((a == a[0]).all())
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -63,8 +70,8 @@ class NotFittedError(ValueError, AttributeError):
 class Alignment(NamedTuple):
     """An aligner's result in the pre-processed space: ``z ~ x @ matrix + bias``.
 
-    ``rank`` is the effective rank of what the aligner factored (x, or for ``ortho`` the
-    cross-covariance) and ``needed_rank`` the rank a unique answer needs; when ``rank`` is
+    ``rank`` is the effective rank of what the aligner factored (x; for ``ortho`` a bound
+    from duplicated rows and constant features of x and y) and ``needed_rank`` the rank a unique answer needs; when ``rank`` is
     lower, ``Translator.fit`` warns (both None: the method makes no such claim)."""
 
     matrix: torch.Tensor
@@ -145,14 +152,39 @@ def _ortho(x: torch.Tensor, ys: list[torch.Tensor], ctx: FitContext) -> list[Ali
     # space), so this gives the padded method's answer at a fraction of the cost (a 50 x 768
     # SVD instead of a 768 x 768 one); below full rank any completion is as valid, and fit
     # warns: the answer is then one of many.
+    # The rank check: the cross-covariance's spectrum cannot tell rank deficiency from the
+    # squared conditioning of real anchors in float32 (both reach eps * s_max), and an SVD of
+    # the anchors would double the cost, so degeneracy is bounded from what makes it:
+    # duplicated rows and constant features, on each side (``_rank_bound``).
     n, d1 = x.shape
+    bound_x = _rank_bound(x, ctx)
     out = []
-    for cross in _split(x.T @ torch.cat(ys, dim=1), ys):
-        u, s, vh = torch.linalg.svd(cross, full_matrices=False)
-        d2 = cross.shape[1]
-        rank = _rank(s, ctx.eps * max(n, d1, d2))
-        out.append(Alignment(u @ vh, rank=rank, needed_rank=min(_usable_rows(x, ctx), d1, d2)))
+    for y, cross in zip(ys, _split(x.T @ torch.cat(ys, dim=1), ys)):
+        rank = min(bound_x, _rank_bound(y, ctx))
+        needed = min(_usable_rows(x, ctx), d1, y.shape[1])
+        out.append(Alignment(_closest_orthogonal(cross), rank=rank, needed_rank=needed))
     return out
+
+
+def _rank_bound(a: torch.Tensor, ctx: FitContext) -> int:
+    """An upper bound on the rank of anchors ``a`` (n, d) that only duplicated rows and
+    constant features lower: min(distinct rows (- 1 if centered), varying features (+ 1 for
+    a nonzero constant one when uncentered)). Costs one matrix-vector product and one pass."""
+    n, d = a.shape
+    lo, hi = torch.aminmax(a, dim=0)
+    constant = lo == hi
+    varying = d - int(constant.sum())
+    if not ctx.centered and bool((constant & (hi != 0)).any()):
+        varying += 1  # all nonzero constant columns together span the ones vector
+    # Duplicated rows project to (almost) the same value on a fixed random direction; only
+    # neighbours in that order that come close are compared exactly.
+    v = torch.randn(d, generator=torch.Generator().manual_seed(0), dtype=torch.float64).to(a.device, a.dtype)
+    r, order = torch.sort(a @ v)
+    close = torch.nonzero((r[1:] - r[:-1]).abs() <= 1e-5 * r.abs().max().clamp_min(torch.finfo(r.dtype).tiny))
+    close = close.flatten()
+    duplicates = int((a[order[close]] == a[order[close + 1]]).all(dim=1).sum()) if len(close) else 0
+    distinct = n - duplicates
+    return min(distinct - (1 if ctx.centered else 0), varying)
 
 
 def _rcond(ctx: FitContext, n: int, dim: int) -> float:
@@ -427,10 +459,10 @@ class Translator:
             raise ValueError(f"x anchors must be 2-D (n, d), got shape {tuple(xt.shape)}")
         if xt.shape[0] < 2:
             raise ValueError(f"need at least 2 anchors to fit a translation, got x {tuple(xt.shape)}")
-        check_matrix(xt, "x anchors")
+        peak_x = check_matrix(xt, "x anchors")
         method = METHODS[self.method]
         d1 = xt.shape[1]
-        yts = []
+        yts, peaks = [], [peak_x]
         for i, y in enumerate(ys):
             name = "y anchors" if len(ys) == 1 else f"y anchors [{i}]"
             yt, _ = to_tensor(y, name)
@@ -441,7 +473,7 @@ class Translator:
                     f"x and {name} must be parallel (same number of rows), got x {tuple(xt.shape)} "
                     f"and y {tuple(yt.shape)}"
                 )
-            check_matrix(yt, name)
+            peaks.append(check_matrix(yt, name))
             if method.equal_dims and yt.shape[1] != d1:
                 raise ValueError(
                     f"method {self.method!r} needs x and y of the same dim, got x {tuple(xt.shape)} and "
@@ -458,7 +490,15 @@ class Translator:
         scalings_y = [self._fit_scaling(y64, name) for y64, name in zip(y64s, names)]
         xs64 = scaling_x.transform(x64)
         ys64 = [sy.transform(y64) for sy, y64 in zip(scalings_y, y64s)]
-        solve = self._solve_dtype(method, xt.dtype, [("x anchors", xs64)] + list(zip(names, ys64)))
+        # What a solve must hold: pre-processed anchors' magnitudes, unless the scaling bounds
+        # them; without scaling they are the raw anchors', known from the input check.
+        if scaling_x.bounded:
+            magnitudes = []
+        elif isinstance(scaling_x, NoScaling):
+            magnitudes = list(zip(["x anchors"] + names, peaks))
+        else:
+            magnitudes = [(n, max_abs(a)) for n, a in zip(["x anchors"] + names, [xs64] + ys64)]
+        solve = self._solve_dtype(method, xt.dtype, magnitudes)
         xs = xs64.to(solve)
         ys_scaled = [y.to(solve) for y in ys64]
         ctx = FitContext(
@@ -466,7 +506,9 @@ class Translator:
             eps=torch.finfo(xt.dtype).eps, centered=scaling_x.centers,
         )
         alignments = method.aligner(xs, ys_scaled, ctx)
-        ranked = False
+        # One warning per distinct deficiency (least squares, ridge and affine factor x alone,
+        # so every target of one source shares it), naming the targets it concerns.
+        deficient: dict[tuple[int, int], list[str]] = {}
         for al, name, y64 in zip(alignments, names, y64s):
             if method.nonlinear is not None:
                 if not all(bool(torch.isfinite(v).all()) for v in al.state().values()):
@@ -476,15 +518,7 @@ class Translator:
                         "(e.g. scaling='standard') or use another method"
                     )
             if al.rank is not None and al.needed_rank is not None and al.rank < al.needed_rank:
-                ranked = True
-                what = "the cross-covariance of x and y anchors" if self.method == "ortho" else "the x anchors"
-                warnings.warn(
-                    f"degenerate anchors for {self.method!r} ({name}): effective rank {al.rank} of {what}, "
-                    f"below the {al.needed_rank} a unique translation needs ({xt.shape[0]} anchors, x dim {d1}, "
-                    f"y dim {y64.shape[1]}); constant features, or duplicated or collinear rows? The fit is "
-                    "one of many that explain the anchors equally well.",
-                    UserWarning, stacklevel=3,
-                )
+                deficient.setdefault((al.rank, al.needed_rank), []).append(f"{name} {tuple(y64.shape)}")
             if method.nonlinear is None and not (
                     bool(torch.isfinite(al.matrix).all()) and (al.bias is None or bool(torch.isfinite(al.bias).all()))):
                 raise ValueError(
@@ -493,8 +527,19 @@ class Translator:
                     f"{self.scaling!r} scaling: x {max_abs(xs64):.3g}, y {max_abs(y64):.3g}); rescale the "
                     "anchors (e.g. scaling='standard') or use another method"
                 )
+        # ortho's rank is a bound from duplicated rows and constant features of both sides.
+        what = "the x and y anchors (at most)" if self.method == "ortho" else "the x anchors"
+        for (rank, needed), targets in deficient.items():
+            warnings.warn(
+                f"degenerate anchors for {self.method!r} ({', '.join(targets)}): effective rank {rank} of {what}, "
+                f"below the {needed} a unique translation needs ({xt.shape[0]} anchors, x dim {d1}); constant "
+                "features, or duplicated or collinear rows? The fit is one of many that explain the anchors "
+                "equally well.",
+                UserWarning, stacklevel=3,
+            )
+        ranked = bool(deficient)
         for side, a in [("x anchors", x64)] + list(zip(names, y64s)):
-            if not ranked and a.shape[0] > 1 and bool((a == a[0]).all()):
+            if not ranked and _all_rows_equal(a):
                 warnings.warn(
                     f"degenerate anchors for {self.method!r}: every row of the {side} is the same "
                     "(effective rank 0); the translation cannot learn anything from them",
@@ -540,7 +585,7 @@ class Translator:
         return scaling
 
     def _solve_dtype(
-        self, method: Method, anchors_dtype: torch.dtype, scaled: list[tuple[str, torch.Tensor]]
+        self, method: Method, anchors_dtype: torch.dtype, magnitudes: list[tuple[str, float]]
     ) -> torch.dtype:
         """The aligner's precision (see ``fit_dtype``). Pre-processed anchors whose magnitude
         would overflow or underflow in float32 products (unscaled anchors beyond 2**40 or
@@ -552,8 +597,7 @@ class Translator:
             solve = torch.float64
         else:
             solve = torch.float32  # also for half-precision anchors, which LAPACK does not take
-        for name, a in scaled:
-            peak = max_abs(a)
+        for name, peak in magnitudes:
             low, high = SAFE_RANGE[solve]
             if peak == 0 or low <= peak <= high:
                 continue
@@ -612,11 +656,11 @@ class Translator:
     def transform(self, x: Array) -> Array:
         """Translate ``x`` (m, d1) into Y's absolute space, (m, d2): same kind (numpy/torch),
         device and float dtype as ``x``. Raises NotFittedError before fit, ValueError for a
-        wrong shape or non-finite values, TypeError for non-float input.
-        ``transform(x) == apply(prepare(x))``."""
+        wrong shape or non-finite values, or a translation that overflows x's dtype (pass
+        float64 then), TypeError for non-float input. ``transform(x) == apply(prepare(x))``."""
         self._check_fitted()
-        xt, back = self._prepare(x)
-        return back(self._apply(xt))
+        xt, back, peak = self._prepare(x)
+        return back(self._apply(xt, peak))
 
     def prepare(self, x: Array) -> Array:
         """What the folded map multiplies: ``x`` itself, or for a row-normalizing scaling
@@ -625,42 +669,46 @@ class Translator:
         how a linear decoder on Y composes with the translation (``coef_ @ weight``).
         Translators from one ``fit_translators`` call share the source's scaling, hence this."""
         self._check_fitted()
-        xt, back = self._prepare(x)
+        xt, back, _ = self._prepare(x)
         return back(xt)
 
     def apply(self, x_prepared: Array) -> Array:
         """``x_prepared @ coef_ + offset_`` in the input's dtype and device (see ``prepare``); for a
         nonlinear method, the rest of its chain (``transform(x) == apply(prepare(x))`` always)."""
         self._check_fitted()
-        xt, back = self._input(x_prepared, "x_prepared")
-        return back(self._apply(xt))
+        xt, back, peak = self._input(x_prepared, "x_prepared")
+        return back(self._apply(xt, peak))
 
-    def _input(self, x: Array, name: str) -> tuple[torch.Tensor, Callable[[torch.Tensor], Array]]:
-        """``x`` as a tensor, checked: float, finite, shape (m, the x anchors' dim)."""
+    def _input(self, x: Array, name: str) -> tuple[torch.Tensor, Callable[[torch.Tensor], Array], float]:
+        """``x`` as a tensor, checked (float, finite, shape (m, the x anchors' dim)), with its
+        largest magnitude."""
         xt, back = to_tensor(x, name)
         if xt.ndim != 2 or xt.shape[1] != self.n_features_in_:
             raise ValueError(
                 f"{name} must have shape (m, {self.n_features_in_}) (the x anchors' dim), got {tuple(xt.shape)}"
             )
-        check_finite(xt, name)
-        return xt, back
+        return xt, back, check_finite(xt, name)
 
-    def _prepare(self, x: Array) -> tuple[torch.Tensor, Callable[[torch.Tensor], Array]]:
-        xt, back = self._input(x, "x")
+    def _prepare(self, x: Array) -> tuple[torch.Tensor, Callable[[torch.Tensor], Array], float]:
+        xt, back, peak = self._input(x, "x")
         if not self.scaling_x_.normalize_rows:
-            return xt, back
+            return xt, back, peak
         shift, scale = (t.to(device=xt.device, dtype=xt.dtype) for t in (self.scaling_x_.shift_, self.scaling_x_.scale_))
         xc = xt - shift
         # Exact norms at any magnitude (row_norms); a point at the anchors' mean maps to y's mean.
         norms = row_norms(xc / scale)
         if not bool(torch.isfinite(norms).all()):
             raise ValueError(
-                f"x: centering on the anchors' mean overflows {_dtype_name(xt.dtype)} (max |x| {max_abs(xt):.3g}); "
+                f"x: centering on the anchors' mean overflows {_dtype_name(xt.dtype)} (max |x| {peak:.3g}); "
                 "pass float64 input"
             )
-        return xc / torch.where(norms > 0, norms, torch.ones_like(norms))[:, None], back
+        # |xc_i| / ||xc / scale|| <= scale_i: the prepared rows' magnitude is bounded by the scale.
+        bound = float(self.scaling_x_.scale_.max())
+        return xc / torch.where(norms > 0, norms, torch.ones_like(norms))[:, None], back, bound
 
-    def _apply(self, xin: torch.Tensor) -> torch.Tensor:
+    def _apply(self, xin: torch.Tensor, peak: float) -> torch.Tensor:
+        """``xin @ coef_ + offset_``; ``peak`` bounds ``|xin|``, which bounds the output. A
+        nonlinear method runs its chain instead (``_apply_map``)."""
         if "map_" in self.__dict__:
             return self._apply_map(xin)
         key = (xin.device, xin.dtype)
@@ -671,14 +719,15 @@ class Translator:
                     f"x: the fitted map's coefficients (max |coef_| {max_abs(self.coef_):.3g}, max |offset_| "
                     f"{max_abs(self.offset_):.3g}) overflow x's dtype {_dtype_name(xin.dtype)}; pass float64 input"
                 )
-            self._on_device[key] = (coef, offset)
-        coef, offset = self._on_device[key]
+            # |out_ij| <= peak * max_j sum_k |coef_kj| + max |offset|: the largest column sum.
+            gain = float(self.coef_.abs().sum(dim=0).max()), max_abs(self.offset_)
+            self._on_device[key] = (coef, offset, gain)
+        coef, offset, (col_sum, most) = self._on_device[key]
         out = torch.addmm(offset, xin, coef)
-        # As for the input (check_finite): one sum, and the exact scan only when it is not finite.
-        if not bool(torch.isfinite(out.sum())) and not bool(torch.isfinite(out).all()):
+        # Only when that bound reaches the dtype's range is the output itself checked.
+        if peak * col_sum + most >= torch.finfo(xin.dtype).max / 4 and not bool(torch.isfinite(out).all()):
             raise ValueError(
-                f"x: its translation overflows {_dtype_name(xin.dtype)} (max |x| {max_abs(xin):.3g}); "
-                "pass float64 input"
+                f"x: its translation overflows {_dtype_name(xin.dtype)} (max |x| {peak:.3g}); pass float64 input"
             )
         return out
 
@@ -829,8 +878,8 @@ def transform_many(translators: Sequence[Translator], x: Array) -> Iterator[Arra
         key = tuple(id(v) for v in t.scaling_x_.state().values())
         if key not in scaled:
             scaled = {key: t._prepare(x)}  # keep one prepared input alive at a time
-        xt, back = scaled[key]
-        yield back(t._apply(xt))
+        xt, back, peak = scaled[key]
+        yield back(t._apply(xt, peak))
 
 
 def fit_translators(x: Array, ys: Sequence[Array], method: str = "ortho", scaling: str = "standard",
