@@ -79,6 +79,12 @@ def check_finite(t: torch.Tensor, name: str) -> float:
     )
 
 
+def all_finite(t: torch.Tensor) -> bool:
+    """Whether every entry of ``t`` is finite: a sum (one fast pass; NaN and inf poison it),
+    and the exact elementwise test only when the sum is not finite (it may just overflow)."""
+    return bool(torch.isfinite(t.sum())) or bool(torch.isfinite(t).all())
+
+
 def row_norms(t: torch.Tensor) -> torch.Tensor:
     """Euclidean norm of each row of ``t`` (m, d), exact at any finite magnitude.
 
