@@ -6,7 +6,7 @@ ours); the process's CPU time counts only the work done, so it compares two vers
 same code fairly where bench_translate's wall-clock ratios cannot. Interleaved rounds in a
 seeded random order, one untimed warm-up each; medians and the median of paired ratios.
 
-    .venv/bin/python benchmarks/bench_translate_cpu.py --against 5379953   # about 2 minutes
+    .venv/bin/python benchmarks/bench_translate_cpu.py --against 5379953 --latentis   # 3-5 minutes
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import torch
 from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_translate import synthetic, translator_at  # noqa: E402
+from bench_translate import import_latentis, synthetic, translator_at  # noqa: E402
 
 from latentstitch.io import write_json_atomic, write_text_atomic  # noqa: E402
 from latentstitch.translate import Translator  # noqa: E402
@@ -36,12 +36,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--against", required=True, metavar="REV")
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--affine-rounds", type=int, default=3)
+    parser.add_argument("--latentis", action="store_true", help="also latentis 0.0.8 for the paper's methods")
     parser.add_argument("--out-dir", type=Path, default=Path(__file__).resolve().parent / "results")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     old = translator_at(args.against)
     load_start = os.getloadavg()[0]
-    cpu: dict[str, dict[str, list[float]]] = {m: {"ours": [], args.against: []} for m in METHODS}
+    latentis = import_latentis() if args.latentis else {}
+    cpu: dict[str, dict[str, list[float]]] = {
+        m: {"ours": [], args.against: [], **({"latentis": []} if m in latentis else {})} for m in METHODS
+    }
     with threadpool_limits(1), torch.inference_mode():
         xa, ya, x = synthetic()
         for m in METHODS:
@@ -50,6 +54,9 @@ def main(argv: list[str] | None = None) -> int:
                 args.against: lambda m=m: old(m, "standard").fit(xa, ya).transform(x),
             }
             assert torch.equal(fns["ours"](), fns[args.against]()), f"{m}: outputs differ"  # and warm-up
+            if m in latentis:
+                fns["latentis"] = lambda m=m: latentis[m](xa, ya, x)
+                fns["latentis"]()
             order, rng = list(fns), random.Random(0)
             for _ in range(args.affine_rounds if m == "affine" else args.rounds):
                 rng.shuffle(order)
@@ -63,6 +70,11 @@ def main(argv: list[str] | None = None) -> int:
                 f"paired ratio {np.median(ours / ref):.3f}",
                 flush=True,
             )
+            if m in latentis:
+                lat = np.array(cpu[m]["latentis"])
+                print(
+                    f"  latentis {np.median(lat) * 1e3:.1f} ms, ours/latentis {np.median(ours / lat):.3f}", flush=True
+                )
     rows = {
         m: {
             "ours_ms": 1e3 * float(np.median(v["ours"])),
@@ -72,6 +84,10 @@ def main(argv: list[str] | None = None) -> int:
         }
         for m, v in cpu.items()
     }
+    for m, v in cpu.items():
+        if "latentis" in v:
+            rows[m]["latentis_ms"] = 1e3 * float(np.median(v["latentis"]))
+            rows[m]["ours_over_latentis"] = float(np.median(np.array(v["ours"]) / np.array(v["latentis"])))
     command = "python benchmarks/bench_translate_cpu.py " + " ".join(argv if argv is not None else sys.argv[1:])
     res = {
         "command": command,
@@ -90,13 +106,15 @@ def main(argv: list[str] | None = None) -> int:
         f"(load average {res['load_average']['start']:.1f} -> {res['load_average']['end']:.1f}). Outputs are "
         "bit-identical between the two versions.",
         "",
-        f"| method | ours ms | {args.against} ms | paired ratio | rounds |",
-        "|---|---:|---:|---:|---:|",
+        f"| method | ours ms | {args.against} ms | ours / {args.against} | latentis ms | ours / latentis | rounds |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
-    lines += [
-        f"| {m} | {r['ours_ms']:.1f} | {r['ref_ms']:.1f} | {r['median_paired_ratio']:.3f} | {r['rounds']} |"
-        for m, r in rows.items()
-    ]
+    for m, r in rows.items():
+        lat = f"{r['latentis_ms']:.1f} | {r['ours_over_latentis']:.3f}" if "latentis_ms" in r else "- | -"
+        lines.append(
+            f"| {m} | {r['ours_ms']:.1f} | {r['ref_ms']:.1f} | {r['median_paired_ratio']:.3f} | {lat} | {r['rounds']} |"
+        )
+    lines += ["", "Ratios: the median of per-round paired ratios of CPU times."]
     write_json_atomic(args.out_dir / "translate_cpu.json", res)
     write_text_atomic(args.out_dir / "translate_cpu.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
