@@ -67,7 +67,7 @@ def check_finite(t: torch.Tensor, name: str) -> float:
     # exact scan runs only to locate the culprits.
     if t.numel() == 0:
         return 0.0
-    lo, hi = torch.aminmax(t)
+    lo, hi = torch.aminmax(t.detach())
     lo, hi = float(lo), float(hi)
     if math.isfinite(lo) and math.isfinite(hi):
         return max(-lo, hi)
