@@ -98,7 +98,7 @@ SCHEMA: dict[str, Any] = {
     "datasets": Each({k: ANY for k in (
         "name", "modality", "source", "split_seed", "test_fraction", "paper_table", "domain", "subset",
         "class_names", "corpus", "data_dir", "hub_id", "image_dir", "input_column", "json_file",
-        "label_column", "path", "revision", "test_split", "text_field", "train_split")}, file="conf/dataset/{}.yaml"),
+        "label_column", "path", "revision", "test_split", "text_field", "train_split", "paired_with")}, file="conf/dataset/{}.yaml"),
     "encoders": Each("encoder", file="conf/encoder/{}.yaml"),
     "heads": Each("head", file="conf/head/{}.yaml"),
     "autoencoders": Each({"channels": ANY, "activation": ANY, "max_epochs": ANY, "lr": ANY, "batch_size": ANY},
