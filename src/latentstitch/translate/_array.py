@@ -67,7 +67,7 @@ def check_finite(t: torch.Tensor, name: str) -> float:
     # exact scan runs only to locate the culprits.
     if t.numel() == 0:
         return 0.0
-    lo, hi = torch.aminmax(t)
+    lo, hi = torch.aminmax(t.detach())
     lo, hi = float(lo), float(hi)
     if math.isfinite(lo) and math.isfinite(hi):
         return max(-lo, hi)
@@ -77,6 +77,12 @@ def check_finite(t: torch.Tensor, name: str) -> float:
         f"{name} contains NaN or inf in {int(bad.sum())} entries (rows {rows[:5].tolist()}"
         f"{', ...' if len(rows) > 5 else ''}) of shape {tuple(t.shape)}"
     )
+
+
+def all_finite(t: torch.Tensor) -> bool:
+    """Whether every entry of ``t`` is finite: a sum (one fast pass; NaN and inf poison it),
+    and the exact elementwise test only when the sum is not finite (it may just overflow)."""
+    return bool(torch.isfinite(t.sum())) or bool(torch.isfinite(t).all())
 
 
 def row_norms(t: torch.Tensor) -> torch.Tensor:

@@ -14,7 +14,7 @@ from typing import NamedTuple, Sequence
 import torch
 import torch.nn.functional as F
 
-from latentstitch.translate._array import Array, check_matrix, normalize_rows, rescaled, to_tensor
+from latentstitch.translate._array import Array, all_finite, check_matrix, normalize_rows, rescaled, to_tensor
 
 # Ridge penalties are searched on this grid times the largest squared singular value of the
 # centered source, so the search is scale free: from ~least squares (1e-8) to ~predicting the
@@ -38,7 +38,7 @@ def _paired(x: Array, y: Array, *, min_rows: int = 1) -> tuple[torch.Tensor, tor
 
 
 def _finite(t: torch.Tensor, what: str) -> torch.Tensor:
-    if not bool(torch.isfinite(t).all()):
+    if not all_finite(t):
         raise ValueError(
             f"{what} gave NaN or inf for these inputs (their magnitude is beyond what a "
             f"{str(t.dtype).removeprefix('torch.')} solve holds); rescale them or pass float64"

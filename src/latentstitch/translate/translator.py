@@ -23,6 +23,7 @@ from latentstitch.translate import _file
 from latentstitch.translate._array import (
     SAFE_RANGE,
     Array,
+    all_finite,
     check_finite,
     check_matrix,
     max_abs,
@@ -70,8 +71,8 @@ class NotFittedError(ValueError, AttributeError):
 class Alignment(NamedTuple):
     """An aligner's result in the pre-processed space: ``z ~ x @ matrix + bias``.
 
-    ``rank`` is the effective rank of what the aligner factored (x; for ``ortho`` a bound
-    from duplicated rows and constant features of x and y) and ``needed_rank`` the rank a unique answer needs; when ``rank`` is
+    ``rank`` is the effective rank of what the aligner factored (x; for ``ortho`` and
+    ``affine``, which factor nothing, a bound from duplicated rows and constant features) and ``needed_rank`` the rank a unique answer needs; when ``rank`` is
     lower, ``Translator.fit`` warns (both None: the method makes no such claim)."""
 
     matrix: torch.Tensor
@@ -171,8 +172,8 @@ def _rank_bound(a: torch.Tensor, ctx: FitContext) -> int:
     constant features lower: min(distinct rows (- 1 if centered), varying features (+ 1 for
     a nonzero constant one when uncentered)). Costs one matrix-vector product and one pass."""
     n, d = a.shape
-    lo, hi = torch.aminmax(a, dim=0)
-    constant = lo == hi
+    constant = a.amax(dim=0) == a.amin(dim=0)  # (two reductions beat aminmax(dim=0) by 10x)
+    hi = a[0]
     varying = d - int(constant.sum())
     if not ctx.centered and bool((constant & (hi != 0)).any()):
         varying += 1  # all nonzero constant columns together span the ones vector
@@ -224,14 +225,10 @@ def _ridge_aligner(x: torch.Tensor, ys: list[torch.Tensor], ctx: FitContext) -> 
 
 def _affine(x: torch.Tensor, ys: list[torch.Tensor], ctx: FitContext) -> list[Alignment]:
     many = _affine_adam_many(x, ys, steps=ctx.affine_steps, lr=ctx.affine_lr, seed=ctx.seed)
-    # Adam finds some fit whatever the rank; the rank (of x centered, the bias absorbs the
-    # mean) says whether that fit is the only one. The smaller Gram matrix in float64 resolves
-    # singular values down to eps * s_max; its cost is small next to 300 Adam steps.
-    xc = (x - x.mean(dim=0)).to(torch.float64)
-    gram = xc.T @ xc if x.shape[1] <= x.shape[0] else xc @ xc.T
-    # The Gram matrix's own rounding (float64 eps * its largest eigenvalue) is the floor.
-    tol = max(_rcond(ctx, *x.shape) ** 2, torch.finfo(torch.float64).eps * max(x.shape))
-    rank = _rank(torch.linalg.eigvalsh(gram), tol)
+    # Adam finds some fit whatever the rank; whether it is the only one is bounded from
+    # duplicated rows and constant features (as ortho: an exact rank, from a float64 Gram
+    # matrix's eigenvalues, would cost 4% of the fit).
+    rank = _rank_bound(x, ctx._replace(centered=True))  # the bias absorbs the mean
     needed = min(_usable_rows(x, ctx, centers=True), x.shape[1])
     return [Alignment(r, b, rank=rank, needed_rank=needed) for r, b in many]
 
@@ -510,7 +507,7 @@ class Translator:
         deficient: dict[tuple[int, int], list[str]] = {}
         for al, name, y64 in zip(alignments, names, y64s):
             if method.nonlinear is not None:
-                if not all(bool(torch.isfinite(v).all()) for v in al.state().values()):
+                if not all(all_finite(v) for v in al.state().values()):
                     raise ValueError(
                         f"method {self.method!r} did not find a finite translation for x anchors {tuple(xt.shape)} "
                         f"and {name} {tuple(y64.shape)} (NaN or inf in its learned state); rescale the anchors "
@@ -518,16 +515,17 @@ class Translator:
                     )
             if al.rank is not None and al.needed_rank is not None and al.rank < al.needed_rank:
                 deficient.setdefault((al.rank, al.needed_rank), []).append(f"{name} {tuple(y64.shape)}")
-            if method.nonlinear is None and not (
-                    bool(torch.isfinite(al.matrix).all()) and (al.bias is None or bool(torch.isfinite(al.bias).all()))):
+            if method.nonlinear is None and not (all_finite(al.matrix) and (al.bias is None or all_finite(al.bias))):
                 raise ValueError(
                     f"method {self.method!r} did not find a finite translation for x anchors {tuple(xt.shape)} and "
                     f"{name} {tuple(y64.shape)} (NaN or inf in the learned matrix; max |anchor| after "
                     f"{self.scaling!r} scaling: x {max_abs(xs64):.3g}, y {max_abs(y64):.3g}); rescale the "
                     "anchors (e.g. scaling='standard') or use another method"
                 )
-        # ortho's rank is a bound from duplicated rows and constant features of both sides.
-        what = "the x and y anchors (at most)" if self.method == "ortho" else "the x anchors"
+        # ortho's and affine's ranks are bounds from duplicated rows and constant features.
+        what = {"ortho": "the x and y anchors (at most)", "affine": "the x anchors (at most)"}.get(
+            self.method, "the x anchors"
+        )
         for (rank, needed), targets in deficient.items():
             warnings.warn(
                 f"degenerate anchors for {self.method!r} ({', '.join(targets)}): effective rank {rank} of {what}, "
@@ -556,14 +554,14 @@ class Translator:
             new.scaling_y_ = sy.load_state({k: _stored(v) for k, v in sy.state().items()})
             if method.nonlinear is not None:
                 new._set_map(al.with_state({k: _stored(v) for k, v in al.state().items()}))
-                finite = all(bool(torch.isfinite(v).all()) for v in new.map_.state().values())
+                finite = all(all_finite(v) for v in new.map_.state().values())
             else:
                 new.matrix_ = _stored(al.matrix[:d1, :d2])
                 new.bias_ = _stored(torch.zeros(d2) if al.bias is None else al.bias[:d2])
                 new.alpha_ = al.alpha
                 new.n_features_in_, new.n_features_out_ = d1, d2
                 new._fold()
-                finite = bool(torch.isfinite(new.coef_).all()) and bool(torch.isfinite(new.offset_).all())
+                finite = all_finite(new.coef_) and all_finite(new.offset_)
             if not finite:
                 raise ValueError(
                     f"the translation from x anchors {tuple(xt.shape)} to {name} {tuple(yt.shape)} overflows "
@@ -713,7 +711,7 @@ class Translator:
         key = (xin.device, xin.dtype)
         if key not in self._on_device:
             coef, offset = (t.to(device=xin.device, dtype=xin.dtype) for t in (self.coef_, self.offset_))
-            if not (bool(torch.isfinite(coef).all()) and bool(torch.isfinite(offset).all())):
+            if not (all_finite(coef) and all_finite(offset)):
                 raise ValueError(
                     f"x: the fitted map's coefficients (max |coef_| {max_abs(self.coef_):.3g}, max |offset_| "
                     f"{max_abs(self.offset_):.3g}) overflow x's dtype {_dtype_name(xin.dtype)}; pass float64 input"
@@ -724,7 +722,7 @@ class Translator:
         coef, offset, (col_sum, most) = self._on_device[key]
         out = torch.addmm(offset, xin, coef)
         # Only when that bound reaches the dtype's range is the output itself checked.
-        if peak * col_sum + most >= torch.finfo(xin.dtype).max / 4 and not bool(torch.isfinite(out).all()):
+        if peak * col_sum + most >= torch.finfo(xin.dtype).max / 4 and not all_finite(out):
             raise ValueError(
                 f"x: its translation overflows {_dtype_name(xin.dtype)} (max |x| {peak:.3g}); pass float64 input"
             )
