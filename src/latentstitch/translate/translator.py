@@ -508,7 +508,7 @@ class Translator:
         deficient: dict[tuple[int, int], list[str]] = {}
         for al, name, y64 in zip(alignments, names, y64s):
             if method.nonlinear is not None:
-                if not all(bool(torch.isfinite(v).all()) for v in al.state().values()):
+                if not all(all_finite(v) for v in al.state().values()):
                     raise ValueError(
                         f"method {self.method!r} did not find a finite translation for x anchors {tuple(xt.shape)} "
                         f"and {name} {tuple(y64.shape)} (NaN or inf in its learned state); rescale the anchors "
@@ -516,8 +516,7 @@ class Translator:
                     )
             if al.rank is not None and al.needed_rank is not None and al.rank < al.needed_rank:
                 deficient.setdefault((al.rank, al.needed_rank), []).append(f"{name} {tuple(y64.shape)}")
-            if method.nonlinear is None and not (
-                    all_finite(al.matrix) and (al.bias is None or all_finite(al.bias))):
+            if method.nonlinear is None and not (all_finite(al.matrix) and (al.bias is None or all_finite(al.bias))):
                 raise ValueError(
                     f"method {self.method!r} did not find a finite translation for x anchors {tuple(xt.shape)} and "
                     f"{name} {tuple(y64.shape)} (NaN or inf in the learned matrix; max |anchor| after "
@@ -556,7 +555,7 @@ class Translator:
             new.scaling_y_ = sy.load_state({k: _stored(v) for k, v in sy.state().items()})
             if method.nonlinear is not None:
                 new._set_map(al.with_state({k: _stored(v) for k, v in al.state().items()}))
-                finite = all(bool(torch.isfinite(v).all()) for v in new.map_.state().values())
+                finite = all(all_finite(v) for v in new.map_.state().values())
             else:
                 new.matrix_ = _stored(al.matrix[:d1, :d2])
                 new.bias_ = _stored(torch.zeros(d2) if al.bias is None else al.bias[:d2])
