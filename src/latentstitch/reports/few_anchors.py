@@ -105,8 +105,9 @@ def few_anchors_section(folder: str | Path, report_dir: str | Path, digits: int 
              "`stitch/few_anchors/{dataset}.csv` in the results folder.", ""]
     fewest = fewest_anchors(means)
     if not fewest.empty:
-        lines += [f"Fewest anchors reaching {FRACTION:.0%} of the method's plain uniform accuracy at "
-                  f"{REFERENCE_ANCHORS:,} anchors (the reference; '-' when no count reaches it):", "",
+        lines += [f"Fewest anchors reaching {FRACTION:.0%} of the reference: the method's plain uniform "
+                  f"accuracy at its largest count up to {REFERENCE_ANCHORS:,} anchors ('-' when no count "
+                  "reaches it):", "",
                   "| dataset | method | reference | uniform | kmeans | uniform, refined | kmeans, refined |",
                   "|---|---|---:|---:|---:|---:|---:|"]
         for (dataset, method), part in fewest.groupby(["dataset", "method"]):

@@ -152,6 +152,7 @@ def refine(
     guard_pool: int = 1000,
     guard_method: str | None = None,
     guard_tolerance: float = 0.02,
+    guard_error_tolerance: float = 0.05,
     chunk_size: int = 2048,
 ) -> Any:
     """A new ``Translator`` with ``translator``'s settings, refitted on its anchors plus pairs
@@ -174,7 +175,13 @@ def refine(
     anchor, cosine of its translation to its own y minus mean cosine to the other anchors' y
     (zero in expectation when the refinement is unrelated to the true pairing). The result
     is trusted when that score averages (i) at least ``guard_z`` standard errors above zero,
-    and (ii) no less than the fold starts' score minus ``guard_tolerance``. Otherwise a
+    (ii) no less than the fold starts' score minus ``guard_tolerance``, and (iii) the squared
+    error of the held-out translations (in ``y_pool``'s standardized coordinates: the cosine
+    score is blind to a translation of the wrong size, a decoder is not) is at most
+    ``1 + guard_error_tolerance`` times the fold starts'. (iii) catches a collapse seen on real
+    pairs: ridge refitted on anchors + mined pairs in a space of higher dim than their number
+    chose a vanishing penalty, interpolated its own mined pairs and translated at twice the
+    right norm. Otherwise a
     ``RefineWarning`` names the failed check and a copy of the start is returned. The folds
     refit with ``guard_method`` (default: the translator's own; ``"ortho"`` is a cheap
     surrogate for ``affine``, whose fits dominate the check's cost otherwise).
@@ -234,7 +241,8 @@ def refine(
     reason = "mining found no mutual nearest neighbours" if not accepted else ""
     if accepted and guard:
         accepted, reason, guard_info = _guard(translator, xa, ya, miner, iterations, settings, guard_method,
-                                              guard_folds, guard_pool, guard_z, guard_tolerance)
+                                              guard_folds, guard_pool, guard_z, guard_tolerance,
+                                              guard_error_tolerance)
     if not accepted:
         warnings.warn(f"refine returned the start translator: {reason}", RefineWarning, stacklevel=2)
         current = copy.deepcopy(translator)
@@ -301,7 +309,7 @@ def _self_learn(start: Any, fresh: Callable[[], Any], xa: torch.Tensor, ya: torc
 
 def _guard(translator: Any, xa: torch.Tensor, ya: torch.Tensor, miner: _Miner, iterations: int,
            settings: dict, method: str | None, folds: int, pool: int, z_min: float,
-           tolerance: float) -> tuple[bool, str, dict[str, Any]]:
+           tolerance: float, error_tolerance: float) -> tuple[bool, str, dict[str, Any]]:
     """``refine``'s held-out check: (accepted, reason if not, the numbers)."""
     n = len(xa)
     if n < 3:
@@ -317,25 +325,36 @@ def _guard(translator: Any, xa: torch.Tensor, ya: torch.Tensor, miner: _Miner, i
     fold_of = torch.arange(n, device=xa.device) % n_folds
     start_scores = torch.empty(n, dtype=miner.work, device=xa.device)
     refined_scores = torch.empty(n, dtype=miner.work, device=xa.device)
+    # Squared error in the pool's standardized coordinates: the cosine score cannot see a
+    # translation of the right direction and the wrong size, which a decoder can.
+    start_errors = torch.empty(n, dtype=miner.work, device=xa.device)
+    refined_errors = torch.empty(n, dtype=miner.work, device=xa.device)
     for f in range(n_folds):
         test, train = fold_of == f, fold_of != f
         start_f = surrogate().fit(xa[train], ya[train])
         refined_f, _, _ = _self_learn(start_f, surrogate, xa[train], ya[train], sub, iterations)
         distractors = miner.unit(ya[train])
-        for t, out in ((start_f, start_scores), (refined_f, refined_scores)):
-            pred = miner.unit(torch.as_tensor(t.transform(xa[test])))
+        for t, out, err in ((start_f, start_scores, start_errors), (refined_f, refined_scores, refined_errors)):
+            raw = torch.as_tensor(t.transform(xa[test]))
+            pred = miner.unit(raw)
             out[test] = (pred * miner.unit(ya[test])).sum(dim=1) - (pred @ distractors.T).mean(dim=1)
+            err[test] = (((raw.to(miner.work) - ya[test].to(miner.work)) / miner.y_scale) ** 2).sum(dim=1)
     mean = float(refined_scores.mean())
     se = float(refined_scores.std()) / n ** 0.5
     z = mean / se if se > 0 else (float("inf") if mean > 0 else 0.0)
-    info = {"method": params["method"], "folds": n_folds, "pool": [len(sub_x), len(sub_y)], "start_score": float(start_scores.mean()),
-            "refined_score": mean, "refined_z": z}
+    start_error, refined_error = float(start_errors.mean()), float(refined_errors.mean())
+    info = {"method": params["method"], "folds": n_folds, "pool": [len(sub_x), len(sub_y)],
+            "start_score": float(start_scores.mean()), "refined_score": mean, "refined_z": z,
+            "start_error": start_error, "refined_error": refined_error}
     if not z >= z_min:
         return False, (f"refined without a held-out anchor, it predicts that anchor no better than chance "
                        f"(score {mean:.3f}, z = {z:.2f} < {z_min}; {n_folds}-fold over {n} anchors)"), info
     if mean < info["start_score"] - tolerance:
         return False, (f"refined without a held-out anchor, it predicts that anchor worse ({mean:.3f}) than "
                        f"the start does ({info['start_score']:.3f}; {n_folds}-fold over {n} anchors)"), info
+    if refined_error > (1 + error_tolerance) * start_error:
+        return False, (f"refined without a held-out anchor, it translates that anchor with a larger error "
+                       f"({refined_error:.3g}) than the start does ({start_error:.3g}; {n_folds}-fold over {n} anchors)"), info
     return True, "", info
 
 
