@@ -138,7 +138,8 @@ class SVMHead(_SklearnHead):
         the solver's stopping tolerance (tests/unit/test_heads_parallel.py measures the
         test-set labels that agree)."""
         x, y = self._validate_training_data(x, y)
-        if resolve_n_jobs(self.n_jobs) > 1 and np.unique(y).size > 2:
+        # getattr: a user subclass (conf/head with _target_) may not take n_jobs
+        if resolve_n_jobs(getattr(self, "n_jobs", 1)) > 1 and np.unique(y).size > 2:
             self.estimator_ = OneVsOneLinearSVC(C=self.C, n_jobs=self.n_jobs).fit(x, y)
         else:
             self.estimator_ = self._make_estimator().fit(x, y)
