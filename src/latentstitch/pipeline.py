@@ -18,7 +18,7 @@ Adding a stage: a module ``latentstitch.stages.<name>`` with ``run(cfg)`` and ``
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 PACKAGE = "latentstitch"
@@ -48,12 +48,11 @@ class Stage:
     metrics: tuple[str, ...] = ()
     plots: tuple[str, ...] = ()
     description: str = ""
-    extra_sources: tuple[str, ...] = field(default=())  # folders it reads wholesale (e.g. conf)
 
 
 STAGES: tuple[Stage, ...] = (
     Stage("config", "latentstitch.validation", params=(),
-          files=("conf",), extra_sources=(),
+          files=("conf",),
           description="params.yaml fresh (conf/ unchanged since it was composed) and valid, every model available"),
     Stage("encode", "latentstitch.stages.encode",
           params=("suite.tiny", "suite.datasets", "datasets", "encoders", "encode", "device",
