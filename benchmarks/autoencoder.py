@@ -79,7 +79,7 @@ def main() -> None:
                 "0.04 linear, 0.05 l-ortho, 0.04 ortho, 0.23 absolute; the paper gives no no-stitch rmse"
             ),
             "machine": f"{platform.machine()}, {os.cpu_count()} CPUs shared with other jobs, "
-                       f"torch threads {torch.get_num_threads()}",
+            f"torch threads {torch.get_num_threads()}",
             "command": " ".join(["python benchmarks/autoencoder.py", *sys.argv[1:]]),
             **provenance(),
         },

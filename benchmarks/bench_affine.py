@@ -23,35 +23,44 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
-import subprocess
-import tempfile
 import platform
 import statistics
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import torch
+from bench_translate import paired_ratios, timed_rounds  # same folder: run as benchmarks/bench_affine.py
 
 from latentstitch.io import write_json_atomic, write_text_atomic
 from latentstitch.provenance import provenance
 from latentstitch.translate import fit_translators
 from latentstitch.translate.functional import affine_sgd
 
-from bench_translate import paired_ratios, timed_rounds  # same folder: run as benchmarks/bench_affine.py
-
 RESULTS = Path(__file__).parent / "results"
 # (anchors n, source dim d1, target dims): mnist_5k / fashion classification (1280-d
 # EfficientNets, each source into the two others) at a large and a small anchor count, and
 # the autoencoders (a 500-d source into the other three of its family).
-SHAPES = [(1000, 1280, [1280, 1280]), (250, 1280, [1280, 1280]), (1000, 500, [250, 500, 500]),
-          # BBC News: MiniLM-L3 (384-d) into MiniLM-L6, MPNet and GloVe, at 50 and 500 anchors
-          (50, 384, [384, 768, 50]), (500, 384, [384, 768, 50])]
+SHAPES = [
+    (1000, 1280, [1280, 1280]),
+    (250, 1280, [1280, 1280]),
+    (1000, 500, [250, 500, 500]),
+    # BBC News: MiniLM-L3 (384-d) into MiniLM-L6, MPNet and GloVe, at 50 and 500 anchors
+    (50, 384, [384, 768, 50]),
+    (500, 384, [384, 768, 50]),
+]
 
 
 def functional_at(rev: str):
     """``latentstitch.translate.functional`` as it was at git revision ``rev``."""
-    source = subprocess.run(["git", "show", f"{rev}:src/latentstitch/translate/functional.py"],
-                            check=True, capture_output=True, text=True, cwd=Path(__file__).parent).stdout
+    source = subprocess.run(
+        ["git", "show", f"{rev}:src/latentstitch/translate/functional.py"],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).parent,
+    ).stdout
     path = Path(tempfile.mkdtemp()) / "functional_at_rev.py"
     path.write_text(source)
     spec = importlib.util.spec_from_file_location("functional_at_rev", path)
@@ -74,12 +83,16 @@ def main(argv: list[str] | None = None) -> None:
     rows = []
     for n, d1, d2s in SHAPES:
         x = torch.randn(n, d1, generator=gen)
-        ys = [x[:, : min(d1, d)] @ torch.randn(min(d1, d), d, generator=gen) / d ** 0.5
-              + 0.1 * torch.randn(n, d, generator=gen) for d in d2s]
+        ys = [
+            x[:, : min(d1, d)] @ torch.randn(min(d1, d), d, generator=gen) / d**0.5
+            + 0.1 * torch.randn(n, d, generator=gen)
+            for d in d2s
+        ]
 
         def ours():
-            return [(t.matrix_, t.bias_) for t in
-                    fit_translators(x, ys, "affine", "none", affine_steps=args.steps, seed=0)]
+            return [
+                (t.matrix_, t.bias_) for t in fit_translators(x, ys, "affine", "none", affine_steps=args.steps, seed=0)
+            ]
 
         def reference():
             return [affine_sgd(x, y, steps=args.steps, lr=1e-3, seed=0) for y in ys]
@@ -89,32 +102,43 @@ def main(argv: list[str] | None = None) -> None:
         def keep(name, fn):
             def run():
                 outputs[name] = fn()
+
             return run
 
         candidates = {"ours": keep("ours", ours), "reference": keep("reference", reference)}
         if earlier is not None:
-            candidates["earlier"] = keep("earlier", lambda: earlier._affine_adam_many(
-                x, ys, steps=args.steps, lr=1e-3, seed=0))
+            candidates["earlier"] = keep(
+                "earlier", lambda: earlier._affine_adam_many(x, ys, steps=args.steps, lr=1e-3, seed=0)
+            )
         times = timed_rounds(candidates, args.rounds, seed=0)
         mine, ref = outputs["ours"], outputs["reference"]
         diff = max(float((a.float() - b).norm() / b.norm()) for (a, _), (b, _) in zip(mine, ref))
         row = {
-            "anchors": n, "source_dim": d1, "target_dims": d2s, "steps": args.steps,
-            "ours_seconds": times["ours"], "reference_seconds": times["reference"],
+            "anchors": n,
+            "source_dim": d1,
+            "target_dims": d2s,
+            "steps": args.steps,
+            "ours_seconds": times["ours"],
+            "reference_seconds": times["reference"],
             "ours_median": statistics.median(times["ours"]),
             "reference_median": statistics.median(times["reference"]),
-            "speedup_paired_median": paired_ratios(times, "ours", "reference", "reference", "ours")["median_paired_ratio"],
+            "speedup_paired_median": paired_ratios(times, "ours", "reference", "reference", "ours")[
+                "median_paired_ratio"
+            ],
             "relative_difference": diff,
         }
         if earlier is not None:
             row["earlier_seconds"] = times["earlier"]
             row["earlier_median"] = statistics.median(times["earlier"])
-            row["speedup_over_earlier_paired_median"] = paired_ratios(
-                times, "ours", "earlier", "earlier", "ours")["median_paired_ratio"]
+            row["speedup_over_earlier_paired_median"] = paired_ratios(times, "ours", "earlier", "earlier", "ours")[
+                "median_paired_ratio"
+            ]
         print(row, flush=True)
         rows.append(row)
     res = {
-        "rows": rows, "threads": args.threads, "against": args.against,
+        "rows": rows,
+        "threads": args.threads,
+        "against": args.against,
         "load_average": {"start": load_start, "end": os.getloadavg()[0]},
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs shared with other jobs",
         "command": " ".join(["python benchmarks/bench_affine.py", *(argv if argv is not None else sys.argv[1:])]),
@@ -133,8 +157,10 @@ def main(argv: list[str] | None = None) -> None:
         "|---|---|---|---|---|---|---|" + ("---|---|" if earlier else ""),
     ]
     for r in rows:
-        line = (f"| {r['anchors']} | {r['source_dim']} -> {r['target_dims']} | {r['steps']} | {r['ours_median']:.2f} "
-                f"| {r['reference_median']:.2f} | {r['speedup_paired_median']:.2f}x | {r['relative_difference']:.1e} |")
+        line = (
+            f"| {r['anchors']} | {r['source_dim']} -> {r['target_dims']} | {r['steps']} | {r['ours_median']:.2f} "
+            f"| {r['reference_median']:.2f} | {r['speedup_paired_median']:.2f}x | {r['relative_difference']:.1e} |"
+        )
         if earlier:
             line += f" {r['earlier_median']:.2f} | {r['speedup_over_earlier_paired_median']:.2f}x |"
         lines.append(line)

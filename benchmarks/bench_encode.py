@@ -58,8 +58,13 @@ def fashion_images() -> np.ndarray:
 
 def overhead(encoder, inputs, modality: str, repeats: int) -> dict:
     n = len(inputs)
-    dataset = Dataset(name="bench", modality=modality, train=Split(inputs, np.zeros(n, dtype=np.int64)),
-                      test=Split(inputs[:0], np.zeros(0, dtype=np.int64)), class_names=["x"])
+    dataset = Dataset(
+        name="bench",
+        modality=modality,
+        train=Split(inputs, np.zeros(n, dtype=np.int64)),
+        test=Split(inputs[:0], np.zeros(0, dtype=np.int64)),
+        class_names=["x"],
+    )
     # The batches encode() builds: one chunk (n < chunk size), sorted by length for text.
     features = encoder.features(inputs)
     lengths = encoder.lengths(features)
@@ -93,13 +98,17 @@ def overhead(encoder, inputs, modality: str, repeats: int) -> dict:
     # The fastest run of each is the one least disturbed by other jobs on the shared machine.
     ratio_min = min(encode_times) / min(bare_times)
     return {
-        "encoder": encoder.id, "items": n, "batch_size": BATCH_SIZE, "repeats": repeats,
+        "encoder": encoder.id,
+        "items": n,
+        "batch_size": BATCH_SIZE,
+        "repeats": repeats,
         "encode_seconds": [round(t, 2) for t in encode_times],
         "bare_forward_seconds": [round(t, 2) for t in bare_times],
         "paired_ratios": [round(r, 3) for r in ratios],
         "ratio_median": round(statistics.median(ratios), 3),
         "ratio_of_fastest": round(ratio_min, 3),
-        "target": TARGET, "meets_target": ratio_min <= TARGET,
+        "target": TARGET,
+        "meets_target": ratio_min <= TARGET,
     }
 
 
@@ -112,64 +121,96 @@ def padding(encoder, texts: list[str]) -> dict:
     for max_length in (encoder.max_length, 512):
         lengths = np.minimum(untruncated, max_length)
         for batch_size in PADDING_BATCH_SIZES:
+
             def processed(order: np.ndarray) -> int:
-                return int(sum(lengths[order[s : s + batch_size]].max() * len(order[s : s + batch_size])
-                               for s in range(0, len(order), batch_size)))
+                return int(
+                    sum(
+                        lengths[order[s : s + batch_size]].max() * len(order[s : s + batch_size])
+                        for s in range(0, len(order), batch_size)
+                    )
+                )
 
             unsorted, sorted_ = processed(np.arange(len(texts))), processed(np.argsort(-lengths, kind="stable"))
             rows[f"max_length={max_length},batch_size={batch_size}"] = {
-                "max_length": max_length, "batch_size": batch_size,
-                "real_tokens": int(lengths.sum()), "processed_unsorted": unsorted, "processed_sorted": sorted_,
+                "max_length": max_length,
+                "batch_size": batch_size,
+                "real_tokens": int(lengths.sum()),
+                "processed_unsorted": unsorted,
+                "processed_sorted": sorted_,
                 "padding_unsorted": round(float(1 - lengths.sum() / unsorted), 4),
                 "padding_sorted": round(float(1 - lengths.sum() / sorted_), 4),
                 "tokens_saved": round(float(1 - sorted_ / unsorted), 4),
             }
-    return {"tokenizer": encoder.id, "texts": len(texts), "mean_untruncated_tokens": round(float(untruncated.mean()), 1),
-            "rows": rows}
+    return {
+        "tokenizer": encoder.id,
+        "texts": len(texts),
+        "mean_untruncated_tokens": round(float(untruncated.mean()), 1),
+        "rows": rows,
+    }
 
 
 def unavailable_model_seconds() -> dict:
-    code = ("import time; t = time.perf_counter()\n"
-            "from latentstitch.encoders import build_encoder, EncoderUnavailableError\n"
-            "try:\n    build_encoder('bert_base_cased')\nexcept EncoderUnavailableError:\n"
-            "    print(time.perf_counter() - t)\n")
+    code = (
+        "import time; t = time.perf_counter()\n"
+        "from latentstitch.encoders import build_encoder, EncoderUnavailableError\n"
+        "try:\n    build_encoder('bert_base_cased')\nexcept EncoderUnavailableError:\n"
+        "    print(time.perf_counter() - t)\n"
+    )
     with tempfile.TemporaryDirectory() as empty_cache:
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": empty_cache}
         began = time.perf_counter()
         out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    return {"import_and_fail_seconds": round(float(out.stdout.strip()), 3),
-            "process_seconds": round(time.perf_counter() - began, 3), "target": 2.0}
+    return {
+        "import_and_fail_seconds": round(float(out.stdout.strip()), 3),
+        "process_seconds": round(time.perf_counter() - began, 3),
+        "target": 2.0,
+    }
 
 
 def markdown(results: dict) -> str:
     lines = ["# Encoding benchmark (issue 3)", "", f"Machine: {results['machine']}.", ""]
     if "overhead" in results:
-        lines += ["## Overhead: encode() / bare forward on the same batches (target <= 1.15)", "",
-                  "Runs alternate; paired ratios per repeat, their median, and the ratio of the fastest "
-                  "runs (least disturbed by other jobs on the shared machine).", "",
-                  "| encoder | data | items | encode s | bare forward s | paired ratios | median | fastest/fastest "
-                  "| command (load avg) |", "|---|---|---|---|---|---|---|---|---|"]
+        lines += [
+            "## Overhead: encode() / bare forward on the same batches (target <= 1.15)",
+            "",
+            "Runs alternate; paired ratios per repeat, their median, and the ratio of the fastest "
+            "runs (least disturbed by other jobs on the shared machine).",
+            "",
+            "| encoder | data | items | encode s | bare forward s | paired ratios | median | fastest/fastest "
+            "| command (load avg) |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
         for name, row in results["overhead"].items():
-            lines.append(f"| {row['encoder']} | {name} | {row['items']} | {row['encode_seconds']} | "
-                         f"{row['bare_forward_seconds']} | {row['paired_ratios']} | {row['ratio_median']} | "
-                         f"{row['ratio_of_fastest']} | `{row['command']}` ({row['load_average_at_start']}) |")
+            lines.append(
+                f"| {row['encoder']} | {name} | {row['items']} | {row['encode_seconds']} | "
+                f"{row['bare_forward_seconds']} | {row['paired_ratios']} | {row['ratio_median']} | "
+                f"{row['ratio_of_fastest']} | `{row['command']}` ({row['load_average_at_start']}) |"
+            )
         lines.append("")
     if "padding" in results:
         pad = results["padding"]
-        lines += [f"## Padding on BBC News ({pad['texts']} texts, {pad['tokenizer']}'s tokenizer, "
-                  f"{pad['mean_untruncated_tokens']} tokens on average before truncation)", "",
-                  "| max_length | batch size | tokens processed, input order | sorted by length | tokens saved |",
-                  "|---|---|---|---|---|"]
+        lines += [
+            f"## Padding on BBC News ({pad['texts']} texts, {pad['tokenizer']}'s tokenizer, "
+            f"{pad['mean_untruncated_tokens']} tokens on average before truncation)",
+            "",
+            "| max_length | batch size | tokens processed, input order | sorted by length | tokens saved |",
+            "|---|---|---|---|---|",
+        ]
         for row in pad["rows"].values():
-            lines.append(f"| {row['max_length']} | {row['batch_size']} | {row['processed_unsorted']} "
-                         f"({row['padding_unsorted']:.1%} padding) | {row['processed_sorted']} "
-                         f"({row['padding_sorted']:.1%} padding) | {row['tokens_saved']:.1%} |")
+            lines.append(
+                f"| {row['max_length']} | {row['batch_size']} | {row['processed_unsorted']} "
+                f"({row['padding_unsorted']:.1%} padding) | {row['processed_sorted']} "
+                f"({row['padding_sorted']:.1%} padding) | {row['tokens_saved']:.1%} |"
+            )
         lines.append("")
     if "unavailable_model" in results:
         row = results["unavailable_model"]
-        lines += ["## A missing hub model with HF_HUB_OFFLINE=1 (target < 2 s)", "",
-                  f"Import + failure: {row['import_and_fail_seconds']} s; whole fresh process: "
-                  f"{row['process_seconds']} s.", ""]
+        lines += [
+            "## A missing hub model with HF_HUB_OFFLINE=1 (target < 2 s)",
+            "",
+            f"Import + failure: {row['import_and_fail_seconds']} s; whole fresh process: {row['process_seconds']} s.",
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -183,14 +224,21 @@ def main(argv: list[str] | None = None) -> int:
     json_path = RESULTS / "encode.json"
     results = json.loads(json_path.read_text()) if json_path.exists() else {}
     results.setdefault("overhead", {})
-    results["machine"] = f"{platform.machine()}, {os.cpu_count()} CPUs (shared), torch threads {torch.get_num_threads()}"
+    results["machine"] = (
+        f"{platform.machine()}, {os.cpu_count()} CPUs (shared), torch threads {torch.get_num_threads()}"
+    )
     # Each result records the command that produced it (runs with --only are merged).
-    run = {"command": " ".join(["python benchmarks/bench_encode.py", *(sys.argv[1:] if argv is None else argv)]),
-           "load_average_at_start": round(os.getloadavg()[0], 1)}
+    run = {
+        "command": " ".join(["python benchmarks/bench_encode.py", *(sys.argv[1:] if argv is None else argv)]),
+        "load_average_at_start": round(os.getloadavg()[0], 1),
+    }
     results["unavailable_model"] = {**unavailable_model_seconds(), **run}
     if args.only in (None, "image"):
         encoder = build_encoder("efficientnet_lite0", device="cpu")
-        results["overhead"]["fashion_mnist_offline"] = {**overhead(encoder, fashion_images(), "image", args.repeats), **run}
+        results["overhead"]["fashion_mnist_offline"] = {
+            **overhead(encoder, fashion_images(), "image", args.repeats),
+            **run,
+        }
         del encoder
     if args.only in (None, "text"):
         encoder = build_encoder("minilm_l6", device="cpu")

@@ -40,9 +40,13 @@ RESULTS = Path(__file__).parent / "results"
 
 def _pairs(serial: list[float], parallel: list[float]) -> dict:
     ratios = [s / p for s, p in zip(serial, parallel)]
-    return {"serial_seconds": [round(s, 2) for s in serial], "parallel_seconds": [round(p, 2) for p in parallel],
-            "ratios": [round(r, 2) for r in ratios], "median_ratio": round(statistics.median(ratios), 2),
-            "fastest_ratio": round(min(serial) / min(parallel), 2)}
+    return {
+        "serial_seconds": [round(s, 2) for s in serial],
+        "parallel_seconds": [round(p, 2) for p in parallel],
+        "ratios": [round(r, 2) for r in ratios],
+        "median_ratio": round(statistics.median(ratios), 2),
+        "fastest_ratio": round(min(serial) / min(parallel), 2),
+    }
 
 
 def main() -> None:
@@ -75,19 +79,35 @@ def main() -> None:
     coef_diff = float(np.abs(serial.estimator_.coef_ - parallel.estimator_.coef_).max())
 
     rng = np.random.default_rng(0)
-    spaces = [(x, x_test)] + [(x @ p, x_test @ p) for p in
-                              (rng.normal(size=(x.shape[1], 256)).astype(np.float32) / 16 for _ in range(args.heads - 1))]
+    spaces = [(x, x_test)] + [
+        (x @ p, x_test @ p)
+        for p in (rng.normal(size=(x.shape[1], 256)).astype(np.float32) / 16 for _ in range(args.heads - 1))
+    ]
     stage_serial, stage_parallel = [], []
     for _ in range(args.repeats):
         for n_jobs, times in ((1, stage_serial), (args.jobs, stage_parallel)):
             with tempfile.TemporaryDirectory() as tmp:
-                cfg = OmegaConf.create({"seed": 0, "device": "cpu", "logger": None, "suite": {"name": "bench"},
-                                        "paths": {"results_dir": tmp}})
-                jobs = [dict(out=Path(tmp) / "heads" / "bench" / f"e{i}" / "svm",
-                             head_cfg={"kind": "svm", "C": 1.0, "n_jobs": n_jobs},
-                             record={"dataset": "bench", "encoder": f"e{i}", "head": "svm", "relative": False},
-                             data_id={"space": i}, train=(tr, y), test=(te, y_test), idx=None)
-                        for i, (tr, te) in enumerate(spaces)]
+                cfg = OmegaConf.create(
+                    {
+                        "seed": 0,
+                        "device": "cpu",
+                        "logger": None,
+                        "suite": {"name": "bench"},
+                        "paths": {"results_dir": tmp},
+                    }
+                )
+                jobs = [
+                    dict(
+                        out=Path(tmp) / "heads" / "bench" / f"e{i}" / "svm",
+                        head_cfg={"kind": "svm", "C": 1.0, "n_jobs": n_jobs},
+                        record={"dataset": "bench", "encoder": f"e{i}", "head": "svm", "relative": False},
+                        data_id={"space": i},
+                        train=(tr, y),
+                        test=(te, y_test),
+                        idx=None,
+                    )
+                    for i, (tr, te) in enumerate(spaces)
+                ]
                 summary = {"trained": 0, "kept": 0, "test_accuracy": {}}
                 start = time.perf_counter()
                 _train_heads(cfg, jobs, summary, "heads")
@@ -98,25 +118,30 @@ def main() -> None:
     result = {
         "command": " ".join(["python benchmarks/bench_heads_parallel.py", *sys.argv[1:]]),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs shared with other jobs, load average "
-                   f"{load[0]:.1f} at the end",
+        f"{load[0]:.1f} at the end",
         "features": f"Fashion-MNIST pixels, {args.train} train / {args.test} test, 784-d, 10 classes",
         "jobs": args.jobs,
         "worker_startup_seconds": round(startup, 2),
-        "svc_one_vs_one": {**_pairs(ovo_serial, ovo_parallel), "test_labels_equal": agree,
-                           "max_coef_difference": coef_diff},
+        "svc_one_vs_one": {
+            **_pairs(ovo_serial, ovo_parallel),
+            "test_labels_equal": agree,
+            "max_coef_difference": coef_diff,
+        },
         "train_heads_stage": {**_pairs(stage_serial, stage_parallel), "heads": len(spaces)},
     }
     write_json_atomic(RESULTS / "heads_parallel.json", result)
     ovo, stage = result["svc_one_vs_one"], result["train_heads_stage"]
-    md = (f"# Heads in parallel vs serial\n\n`{result['command']}` ({result['machine']}; {args.jobs} workers)\n\n"
-          "| what | serial s | parallel s | ratio per repeat | median | fastest |\n|---|---|---|---|---|---|\n"
-          f"| one SVC, one-vs-one subproblems in parallel | {ovo['serial_seconds']} | {ovo['parallel_seconds']} | "
-          f"{ovo['ratios']} | {ovo['median_ratio']} | {ovo['fastest_ratio']} |\n"
-          f"| train_heads, {stage['heads']} SVC heads | {stage['serial_seconds']} | {stage['parallel_seconds']} | "
-          f"{stage['ratios']} | {stage['median_ratio']} | {stage['fastest_ratio']} |\n\n"
-          f"Test labels equal between the serial and the parallel SVC: {agree} (fraction); largest "
-          f"one-vs-one weight difference {coef_diff:.1e}. Starting the {args.jobs} worker processes "
-          f"(once per stage run, not in the times above): {startup:.1f} s.\n")
+    md = (
+        f"# Heads in parallel vs serial\n\n`{result['command']}` ({result['machine']}; {args.jobs} workers)\n\n"
+        "| what | serial s | parallel s | ratio per repeat | median | fastest |\n|---|---|---|---|---|---|\n"
+        f"| one SVC, one-vs-one subproblems in parallel | {ovo['serial_seconds']} | {ovo['parallel_seconds']} | "
+        f"{ovo['ratios']} | {ovo['median_ratio']} | {ovo['fastest_ratio']} |\n"
+        f"| train_heads, {stage['heads']} SVC heads | {stage['serial_seconds']} | {stage['parallel_seconds']} | "
+        f"{stage['ratios']} | {stage['median_ratio']} | {stage['fastest_ratio']} |\n\n"
+        f"Test labels equal between the serial and the parallel SVC: {agree} (fraction); largest "
+        f"one-vs-one weight difference {coef_diff:.1e}. Starting the {args.jobs} worker processes "
+        f"(once per stage run, not in the times above): {startup:.1f} s.\n"
+    )
     write_text_atomic(RESULTS / "heads_parallel.md", md)
     print(md)
 

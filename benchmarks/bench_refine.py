@@ -46,15 +46,18 @@ def data(m: int, d: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, tor
     q = scipy.stats.ortho_group.rvs(d, random_state=seed + 1)
     y = z @ q + 0.05 * rng.normal(size=(m, d))
     perm = rng.permutation(m)
-    return (torch.from_numpy(z).float(), torch.from_numpy(y[perm]).float(),
-            torch.from_numpy(np.argsort(perm)))  # y_pool[where[i]] is x_pool[i]'s partner
+    return (
+        torch.from_numpy(z).float(),
+        torch.from_numpy(y[perm]).float(),
+        torch.from_numpy(np.argsort(perm)),
+    )  # y_pool[where[i]] is x_pool[i]'s partner
 
 
 def similarity_pass(t: Translator, x: torch.Tensor, y: torch.Tensor, chunk: int = 2048) -> torch.Tensor:
     pred = t.transform(x)
     pred = pred / pred.norm(dim=1, keepdim=True)
     yn = y / y.norm(dim=1, keepdim=True)
-    return torch.cat([(pred[s:s + chunk] @ yn.T).argmax(dim=1) for s in range(0, len(pred), chunk)])
+    return torch.cat([(pred[s : s + chunk] @ yn.T).argmax(dim=1) for s in range(0, len(pred), chunk)])
 
 
 def main() -> None:
@@ -91,20 +94,31 @@ def main() -> None:
     median = {name: float(np.median(v)) for name, v in times.items()}
     result = {
         "command": "OMP_NUM_THREADS=1 PYTHONPATH=src .venv/bin/python benchmarks/bench_refine.py",
-        "setting": {"pool": args.pool, "dim": args.dim, "anchors": args.anchors, "rounds": args.rounds,
-                    "threads": torch.get_num_threads(), "dtype": "float32"},
+        "setting": {
+            "pool": args.pool,
+            "dim": args.dim,
+            "anchors": args.anchors,
+            "rounds": args.rounds,
+            "threads": torch.get_num_threads(),
+            "dtype": "float32",
+        },
         "median_seconds": median,
         "round_vs_pass": paired_ratios(times, "refine round", "similarity pass", "refine round", "similarity pass"),
-        "round_with_guard_vs_pass": paired_ratios(times, "refine round + guard", "similarity pass",
-                                                  "refine round + guard", "similarity pass"),
+        "round_with_guard_vs_pass": paired_ratios(
+            times, "refine round + guard", "similarity pass", "refine round + guard", "similarity pass"
+        ),
         "seconds": times,
         "mined_pairs": len(pairs.score),
         "mined_pairs_correct": correct,
         "recomputed_rows_and_columns": pairs.recomputed,
         "guard": out.refine_guard_,
         "load_average": {"before": load_before, "after": load_after},
-        "machine": {"python": platform.python_version(), "torch": torch.__version__,
-                    "processor": platform.processor(), "cpus": os.cpu_count()},
+        "machine": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "processor": platform.processor(),
+            "cpus": os.cpu_count(),
+        },
     }
     RESULTS.mkdir(exist_ok=True)
     write_json_atomic(RESULTS / "refine.json", result)

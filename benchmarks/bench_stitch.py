@@ -102,11 +102,16 @@ def decode_seconds(spaces, heads, y_train, count) -> dict[str, float]:
 
 
 def engine(spaces, decoders, y_train, y_test, seeds, count, queries):
-    settings = StitchSettings(methods=METHODS, scalings=SCALINGS, anchor_counts=[count], seeds=seeds,
-                              retrieval_queries=queries, self_pairs=True)
+    settings = StitchSettings(
+        methods=METHODS,
+        scalings=SCALINGS,
+        anchor_counts=[count],
+        seeds=seeds,
+        retrieval_queries=queries,
+        self_pairs=True,
+    )
     start = time.perf_counter()
-    table = stitch(spaces, decoders, settings, y_test=y_test,
-                   anchor_indices=lambda c, s: sample_anchors(y_train, c, s))
+    table = stitch(spaces, decoders, settings, y_test=y_test, anchor_indices=lambda c, s: sample_anchors(y_train, c, s))
     return time.perf_counter() - start, table
 
 
@@ -136,12 +141,27 @@ def main() -> None:
     libsvm_extra = (decode["libsvm"] - decode["primal"]) * fits
     acc = table[(table.metric == "accuracy")]
     summary = {
-        "setting": {"encoders": n_enc, "dim": dim, "n_train": n_train, "n_test": n_test, "anchors": count,
-                    "seeds": seeds, "methods": METHODS, "scalings": SCALINGS, "pairs": n_enc * n_enc,
-                    "fits": fits, "retrieval_queries": queries, "threads": args.threads,
-                    "decoder": "SVC(kernel='linear') per encoder, trained on its 2,000 train encodings"},
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
-                    "load_average_before": load_before, "load_average_after": load_after},
+        "setting": {
+            "encoders": n_enc,
+            "dim": dim,
+            "n_train": n_train,
+            "n_test": n_test,
+            "anchors": count,
+            "seeds": seeds,
+            "methods": METHODS,
+            "scalings": SCALINGS,
+            "pairs": n_enc * n_enc,
+            "fits": fits,
+            "retrieval_queries": queries,
+            "threads": args.threads,
+            "decoder": "SVC(kernel='linear') per encoder, trained on its 2,000 train encodings",
+        },
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "load_average_before": load_before,
+            "load_average_after": load_after,
+        },
         "heads_training_seconds": heads_seconds,
         "engine_seconds": full_seconds,
         "engine_phases_seconds": table.attrs["seconds"],
@@ -152,8 +172,11 @@ def main() -> None:
         "libsvm_decode_extra_seconds_whole_grid": libsvm_extra,
         "accuracy": {
             "no_stitch_mean": float(acc[acc.method == "no-stitch"].value.mean()),
-            **{f"{m}_{s}_mean": float(acc[(acc.method == m) & (acc.scaling == s)].value.mean())
-               for m in METHODS for s in SCALINGS},
+            **{
+                f"{m}_{s}_mean": float(acc[(acc.method == m) & (acc.scaling == s)].value.mean())
+                for m in METHODS
+                for s in SCALINGS
+            },
         },
     }
     OUT.mkdir(exist_ok=True)
@@ -182,7 +205,8 @@ def main() -> None:
         f"across targets, composing heads with translations). Decoding through libsvm instead of the primal weights would add about "
         f"{libsvm_extra / 60:.1f} min to the whole grid ({decode['libsvm'] / decode['primal']:.0f}x per decode).",
         f"Mean accuracy: no-stitch {summary['accuracy']['no_stitch_mean']:.3f}; "
-        + ", ".join(f"{m}/{s} {summary['accuracy'][f'{m}_{s}_mean']:.3f}" for m in METHODS for s in SCALINGS) + ".",
+        + ", ".join(f"{m}/{s} {summary['accuracy'][f'{m}_{s}_mean']:.3f}" for m in METHODS for s in SCALINGS)
+        + ".",
         "",
     ]
     (OUT / f"{name}.md").write_text("\n".join(lines))

@@ -60,7 +60,8 @@ def import_latentis():
     from latentis.transform.base import StandardScaling
     from latentis.transform.dim_matcher import ZeroPadding
     from latentis.transform.translate import functional as lf
-    from latentis.transform.translate.aligner import MatrixAligner, Translator as LTranslator
+    from latentis.transform.translate.aligner import MatrixAligner
+    from latentis.transform.translate.aligner import Translator as LTranslator
 
     states = {"ortho": lf.svd_align_state, "linear": lf.lstsq_align_state, "l-ortho": lf.lstsq_ortho_align_state}
 
@@ -129,11 +130,17 @@ def translator_at(rev: str) -> type:
     name = "translate_at_" + "".join(c if c.isalnum() else "_" for c in rev)
     folder = Path(tempfile.mkdtemp()) / name
     folder.mkdir()
-    files = subprocess.run(["git", "ls-tree", "--name-only", rev, "src/latentstitch/translate/"], cwd=REPO_ROOT,
-                           check=True, capture_output=True, text=True).stdout.split()
+    files = subprocess.run(
+        ["git", "ls-tree", "--name-only", rev, "src/latentstitch/translate/"],
+        cwd=REPO_ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
     for path in (f for f in files if f.endswith(".py")):
-        text = subprocess.run(["git", "show", f"{rev}:{path}"], cwd=REPO_ROOT, check=True, capture_output=True,
-                              text=True).stdout
+        text = subprocess.run(
+            ["git", "show", f"{rev}:{path}"], cwd=REPO_ROOT, check=True, capture_output=True, text=True
+        ).stdout
         (folder / Path(path).name).write_text(text.replace("latentstitch.translate", name))
     sys.path.insert(0, str(folder.parent))
     return importlib.import_module(name).Translator
@@ -159,8 +166,12 @@ def timed_rounds(candidates: dict[str, Callable[[], object]], rounds: int, seed:
 def paired_ratios(times: dict[str, list[float]], ours: str, ref: str, num: str, den: str) -> dict:
     """time num / time den: the ratio of medians and the median of per-round paired ratios."""
     a, b = np.array(times[num]), np.array(times[den])
-    return {"ours": ours, "reference": ref, "ratio_of_medians": float(np.median(a) / np.median(b)),
-            "median_paired_ratio": float(np.median(a / b))}
+    return {
+        "ours": ours,
+        "reference": ref,
+        "ratio_of_medians": float(np.median(a) / np.median(b)),
+        "median_paired_ratio": float(np.median(a / b)),
+    }
 
 
 def compare(times: dict[str, list[float]], ours_name: str, ref_name: str, target: float) -> dict:
@@ -212,7 +223,9 @@ def realistic_pair(n_anchors: int, rounds: int) -> dict:
             row["lcos"][method] = metrics.lcos(t.transform(x_test), y_test)
             if method == "ridge":
                 row["ridge_alpha"] = t.alpha_
-        fns = {m: lambda m=m: Translator(m, "standard", seed=0).fit(xa, ya).transform(x_test) for m in ("ridge", "affine")}
+        fns = {
+            m: lambda m=m: Translator(m, "standard", seed=0).fit(xa, ya).transform(x_test) for m in ("ridge", "affine")
+        }
         times = timed_rounds(fns, rounds, seed=1)
         row["seconds_median"] = {m: float(np.median(v)) for m, v in times.items()}
         row["affine_over_ridge_time"] = float(np.median(np.array(times["affine"]) / np.array(times["ridge"])))
@@ -311,8 +324,12 @@ def main(argv: list[str] | None = None) -> int:
         print("ridge vs affine (300 steps):", flush=True)
         slow = {f"ours {m}": lambda m=m: ours(m)(xa, ya, x) for m in ("ridge", "affine")}
         if args.against:
-            slow.update({f"{args.against} {m}": lambda m=m: old(m, "standard").fit(xa, ya).transform(x)
-                         for m in ("ridge", "affine")})
+            slow.update(
+                {
+                    f"{args.against} {m}": lambda m=m: old(m, "standard").fit(xa, ya).transform(x)
+                    for m in ("ridge", "affine")
+                }
+            )
         times.update(timed_rounds(slow, args.affine_rounds, seed=2))
 
     checks = [compare(times, "ours ortho", "floor (product + cross-cov + SVD)", 1.1)]
@@ -321,23 +338,36 @@ def main(argv: list[str] | None = None) -> int:
     checks.append(speedup(times, "ours ridge", "ours affine", 20.0))
     if args.against:
         # No slower than before: within 5%, the noise of paired ratios on a shared machine.
-        checks += [compare(times, f"ours {m}", f"{args.against} {m}", 1.05) for m in PAPER_METHODS + ("ridge", "affine")]
+        checks += [
+            compare(times, f"ours {m}", f"{args.against} {m}", 1.05) for m in PAPER_METHODS + ("ridge", "affine")
+        ]
 
     res = {
         "setting": {
-            "anchors": N_ANCHORS, "dim": DIM, "points": N_POINTS, "dtype": "float32", "threads": THREADS,
-            "rounds": args.rounds, "affine_rounds": args.affine_rounds, "against": args.against,
+            "anchors": N_ANCHORS,
+            "dim": DIM,
+            "points": N_POINTS,
+            "dtype": "float32",
+            "threads": THREADS,
+            "rounds": args.rounds,
+            "affine_rounds": args.affine_rounds,
+            "against": args.against,
             "command": "python benchmarks/bench_translate.py " + " ".join(argv if argv is not None else sys.argv[1:]),
             "latentis": "0.0.8, --no-deps in benchmarks/.venv-latentis, on this venv's torch (setup_latentis.sh)",
             "scipy_linear_driver": "gelsy",
         },
         "versions": {
-            "python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__,
-            "scipy": scipy.__version__, "machine": platform.machine(), "processor": platform.processor(),
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "numpy": np.__version__,
+            "scipy": scipy.__version__,
+            "machine": platform.machine(),
+            "processor": platform.processor(),
             "cpu_count": os.cpu_count(),
         },
-        "git_revision": __import__("subprocess").run(["git", "describe", "--always", "--dirty"], cwd=REPO_ROOT,
-                                                     capture_output=True, text=True).stdout.strip(),
+        "git_revision": __import__("subprocess")
+        .run(["git", "describe", "--always", "--dirty"], cwd=REPO_ROOT, capture_output=True, text=True)
+        .stdout.strip(),
         # The machine is shared: 1-minute load averages around the timed part, for context.
         "load_average": {"start": load_start[0], "end": os.getloadavg()[0]},
         "timings_ms": {

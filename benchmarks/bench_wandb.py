@@ -29,13 +29,22 @@ def main() -> None:
     os.environ.setdefault("WANDB_MODE", "offline")
     os.environ["WANDB_SILENT"] = "true"
     rng = np.random.default_rng(0)
-    table = pd.DataFrame({"source": rng.choice(["a", "b", "c"], 10_000), "value": rng.random(10_000),
-                          "anchors": pd.array(rng.choice([100, None], 10_000), dtype="Int64")})
+    table = pd.DataFrame(
+        {
+            "source": rng.choice(["a", "b", "c"], 10_000),
+            "value": rng.random(10_000),
+            "anchors": pd.array(rng.choice([100, None], 10_000), dtype="Int64"),
+        }
+    )
     images = {f"img{i}": (rng.integers(0, 255, (64, 64), dtype=np.uint8), None) for i in range(4)}
     decoder, stage = [], []
     with tempfile.TemporaryDirectory() as folder:
-        cfg = OmegaConf.create({"suite": {"name": "bench", "datasets": {"d": {}}},
-                                "logger": {"wandb": True, "mode": os.environ["WANDB_MODE"], "dir": folder}})
+        cfg = OmegaConf.create(
+            {
+                "suite": {"name": "bench", "datasets": {"d": {}}},
+                "logger": {"wandb": True, "mode": os.environ["WANDB_MODE"], "dir": folder},
+            }
+        )
         for _ in range(rounds):
             start = time.perf_counter()
             logger = tracking.decoder_logger(cfg.logger, name="d/enc/mlp", group="bench/train_heads")
@@ -54,9 +63,12 @@ def main() -> None:
         raise SystemExit(f"wandb failed: {tracking.logging_failed()}")
     result = {
         "command": "WANDB_MODE=offline .venv/bin/python benchmarks/bench_wandb.py " + str(rounds),
-        "wandb_mode": os.environ["WANDB_MODE"], "rounds": rounds,
-        "decoder_run_seconds_median": statistics.median(decoder), "decoder_run_seconds": decoder,
-        "stage_run_seconds_median": statistics.median(stage), "stage_run_seconds": stage,
+        "wandb_mode": os.environ["WANDB_MODE"],
+        "rounds": rounds,
+        "decoder_run_seconds_median": statistics.median(decoder),
+        "decoder_run_seconds": decoder,
+        "stage_run_seconds_median": statistics.median(stage),
+        "stage_run_seconds": stage,
         "load_average": os.getloadavg(),
     }
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")

@@ -33,8 +33,12 @@ RESULTS = ROOT / "benchmarks" / "results"
 
 PAIRS = {
     "bbc_news": {"source": "minilm_l6", "target": "mpnet", "max_tokens": 64, "subset": None},
-    "fashion_mnist_offline": {"source": "efficientnet_lite0", "target": "efficientnet_lite1",
-                              "max_tokens": None, "subset": {"train": 2400, "test": 600}},
+    "fashion_mnist_offline": {
+        "source": "efficientnet_lite0",
+        "target": "efficientnet_lite1",
+        "max_tokens": None,
+        "subset": {"train": 2400, "test": 600},
+    },
 }
 
 
@@ -71,14 +75,23 @@ def load_pair(name: str) -> dict[str, np.ndarray]:
 
 def _git_revision() -> str:
     try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                              check=True).stdout.strip()
+        return subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 
 
-def evaluate(name: str, counts: list[int], methods: list[str], strategies: list[str], seeds: list[int],
-             refine_overrides: dict, refine: bool = True, plain_only: tuple = ()) -> list[dict]:
+def evaluate(
+    name: str,
+    counts: list[int],
+    methods: list[str],
+    strategies: list[str],
+    seeds: list[int],
+    refine_overrides: dict,
+    refine: bool = True,
+    plain_only: tuple = (),
+) -> list[dict]:
     """Rows of ``latentstitch.few_anchors.few_anchor_sweep`` for the dataset's pair, with the
     target's SVM head (the suites' ``svm``) trained here on the target's train encodings."""
     from latentstitch.decoders.heads import SVMHead
@@ -92,12 +105,27 @@ def evaluate(name: str, counts: list[int], methods: list[str], strategies: list[
     head = SVMHead().fit(target.train, data["labels_train"])
     head_seconds = time.perf_counter() - start
     no_stitch = float((head.predict(target.test) == data["labels_test"]).mean())
-    settings = FewAnchorSettings(pairs=[(source.name, target.name)], counts=counts, seeds=seeds, methods=methods,
-                                 anchor_strategies=strategies, refine=[False, True] if refine else [False],
-                                 refine_overrides=refine_overrides, plain_only=plain_only)
+    settings = FewAnchorSettings(
+        pairs=[(source.name, target.name)],
+        counts=counts,
+        seeds=seeds,
+        methods=methods,
+        anchor_strategies=strategies,
+        refine=[False, True] if refine else [False],
+        refine_overrides=refine_overrides,
+        plain_only=plain_only,
+    )
     start = time.perf_counter()
-    table = few_anchor_sweep(source, target, "svm", head.predict, data["labels_train"], data["labels_test"], settings,
-                             log=lambda line: print(line, flush=True))
+    table = few_anchor_sweep(
+        source,
+        target,
+        "svm",
+        head.predict,
+        data["labels_train"],
+        data["labels_test"],
+        settings,
+        log=lambda line: print(line, flush=True),
+    )
     print(f"{name}: {len(table)} rows in {time.perf_counter() - start:.0f} s", flush=True)
     return table.assign(dataset=name, no_stitch=no_stitch, head_seconds=head_seconds).to_dict("records")
 
@@ -108,10 +136,12 @@ def table(rows: list[dict], counts: list[int]) -> list[str]:
 
     df = pd.DataFrame(rows)
     mean = df.groupby(["dataset", "method", "anchor_strategy", "refine", "anchors"])["value"].mean()
-    refused = df[df["refine"]].assign(refused=lambda d: d["refine_accepted"] == False)
+    refused = df[df["refine"]].assign(refused=lambda d: ~d["refine_accepted"].astype(bool))
     refused = refused.groupby(["dataset", "method", "anchor_strategy", "anchors"])["refused"].agg(["sum", "size"])
-    lines = ["| dataset (source -> target) | method | anchors | " + " | ".join(str(c) for c in counts) + " |",
-             "|---|---|---|" + "---:|" * len(counts)]
+    lines = [
+        "| dataset (source -> target) | method | anchors | " + " | ".join(str(c) for c in counts) + " |",
+        "|---|---|---|" + "---:|" * len(counts),
+    ]
     for (dataset, method, strategy), _ in df.groupby(["dataset", "method", "anchor_strategy"]):
         cells = []
         for c in counts:
@@ -122,8 +152,9 @@ def table(rows: list[dict], counts: list[int]) -> list[str]:
                 cell += f" (start kept {k}/{n})"
             cells.append(cell)
         pair = PAIRS[dataset]
-        lines.append(f"| {dataset} ({pair['source']} -> {pair['target']}) | {method} | {strategy} | "
-                     + " | ".join(cells) + " |")
+        lines.append(
+            f"| {dataset} ({pair['source']} -> {pair['target']}) | {method} | {strategy} | " + " | ".join(cells) + " |"
+        )
     return lines
 
 
@@ -151,11 +182,22 @@ def run(args) -> None:
         rows = evaluate(name, counts, methods, strategies, seeds, refine_overrides, plain_only=plain_only.get(name, ()))
         elapsed = time.perf_counter() - start
         command = f"OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/few_anchors.py run --datasets {name}"
-        write_json_atomic(RESULTS / f"few_anchors_{name}.json",
-                          {"command": command, "revision": _git_revision(), "seconds": elapsed, "counts": counts,
-                           "seeds": seeds, "refine_overrides": refine_overrides,
-                           "plain_only": list(plain_only.get(name, ())), "pair": PAIRS[name], "rows": rows,
-                           "load_average": os.getloadavg(), "python": platform.python_version()})
+        write_json_atomic(
+            RESULTS / f"few_anchors_{name}.json",
+            {
+                "command": command,
+                "revision": _git_revision(),
+                "seconds": elapsed,
+                "counts": counts,
+                "seeds": seeds,
+                "refine_overrides": refine_overrides,
+                "plain_only": list(plain_only.get(name, ())),
+                "pair": PAIRS[name],
+                "rows": rows,
+                "load_average": os.getloadavg(),
+                "python": platform.python_version(),
+            },
+        )
     write_table()
 
 
@@ -171,17 +213,25 @@ def write_table() -> None:
             result = json.loads(path.read_text())
             rows += result["rows"]
             no_stitch = result["rows"][0]["no_stitch"]
-            parts.append(f"`{result['command']}` ({result['seconds']:.0f} s, load average "
-                         f"{result['load_average'][0]:.1f}; target head alone: {no_stitch:.3f})")
-    md = ["# Few anchors: plain vs refined (beyond the paper)", "", *[f"- {p}" for p in parts], "",
-          "Accuracy of the target space's SVM head on translated test encodings (the test split: held out "
-          "from anchors and pools), mean over seeds (BBC News 0, 1; Fashion-MNIST 0); plain -> **refined** "
-          "(`refine` on the train encodings of both spaces, each shuffled). Standard scaling. Anchors: "
-          "`uniform` (the paper) or `kmeans` (k-means centres of the source's train encodings). "
-          "'start kept k/n': in k of n seeds the guard did not trust the mined pairs and refine returned "
-          "the plain translator. Fashion-MNIST affine: plain only (one affine refit on these 1280-d spaces "
-          "costs 20-80 s here).", "",
-          *table(rows, counts)]
+            parts.append(
+                f"`{result['command']}` ({result['seconds']:.0f} s, load average "
+                f"{result['load_average'][0]:.1f}; target head alone: {no_stitch:.3f})"
+            )
+    md = [
+        "# Few anchors: plain vs refined (beyond the paper)",
+        "",
+        *[f"- {p}" for p in parts],
+        "",
+        "Accuracy of the target space's SVM head on translated test encodings (the test split: held out "
+        "from anchors and pools), mean over seeds (BBC News 0, 1; Fashion-MNIST 0); plain -> **refined** "
+        "(`refine` on the train encodings of both spaces, each shuffled). Standard scaling. Anchors: "
+        "`uniform` (the paper) or `kmeans` (k-means centres of the source's train encodings). "
+        "'start kept k/n': in k of n seeds the guard did not trust the mined pairs and refine returned "
+        "the plain translator. Fashion-MNIST affine: plain only (one affine refit on these 1280-d spaces "
+        "costs 20-80 s here).",
+        "",
+        *table(rows, counts),
+    ]
     write_text_atomic(RESULTS / "few_anchors.md", "\n".join(md) + "\n")
     print("\n".join(md))
 
@@ -192,23 +242,33 @@ def double_descent(args) -> None:
 
     counts = [100, 300, 600, 1000, 1150, 1250, 1400, 1600, 2000]
     start = time.perf_counter()
-    rows = evaluate("fashion_mnist_offline", counts, ["linear", "ortho", "ridge"], ["uniform"], [0, 1], {},
-                    refine=False)
+    rows = evaluate(
+        "fashion_mnist_offline", counts, ["linear", "ortho", "ridge"], ["uniform"], [0, 1], {}, refine=False
+    )
     elapsed = time.perf_counter() - start
     d = load_pair("fashion_mnist_offline")["source_train"].shape[1]
     command = "OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/few_anchors.py double-descent"
-    write_json_atomic(RESULTS / "few_anchors_double_descent.json",
-                      {"command": command, "revision": _git_revision(), "seconds": elapsed, "source_dim": d,
-                       "rows": rows})
+    write_json_atomic(
+        RESULTS / "few_anchors_double_descent.json",
+        {"command": command, "revision": _git_revision(), "seconds": elapsed, "source_dim": d, "rows": rows},
+    )
     import pandas as pd
 
     mean = pd.DataFrame(rows).groupby(["method", "anchors"])["value"].mean()
-    md = ["# linear around n = d (Fashion-MNIST, EfficientNet-Lite0 -> Lite1)", "", f"`{command}` ({elapsed:.0f} s)",
-          "", f"Source dim d = {d}; mean accuracy over seeds 0, 1 of the Lite1 SVM head; standard scaling.", "",
-          "| anchors n | n / d | " + " | ".join(["linear", "ortho", "ridge"]) + " |", "|---:|---:|---:|---:|---:|"]
+    md = [
+        "# linear around n = d (Fashion-MNIST, EfficientNet-Lite0 -> Lite1)",
+        "",
+        f"`{command}` ({elapsed:.0f} s)",
+        "",
+        f"Source dim d = {d}; mean accuracy over seeds 0, 1 of the Lite1 SVM head; standard scaling.",
+        "",
+        "| anchors n | n / d | " + " | ".join(["linear", "ortho", "ridge"]) + " |",
+        "|---:|---:|---:|---:|---:|",
+    ]
     for c in counts:
-        md.append(f"| {c} | {c / d:.2f} | " + " | ".join(f"{mean[(m, c)]:.3f}" for m in ["linear", "ortho", "ridge"])
-                  + " |")
+        md.append(
+            f"| {c} | {c / d:.2f} | " + " | ".join(f"{mean[(m, c)]:.3f}" for m in ["linear", "ortho", "ridge"]) + " |"
+        )
     write_text_atomic(RESULTS / "few_anchors_double_descent.md", "\n".join(md) + "\n")
     print("\n".join(md))
 

@@ -53,13 +53,22 @@ def main() -> None:
         def acc(t):
             return float(np.mean(head.predict(t.transform(d["source_test"])) == d["labels_test"]))
 
-        row = {"dataset": name, "method": method, "anchors": count, "plain": acc(plain), "refined": acc(refined),
-               "accepted": refined.refine_accepted_, "guard": refined.refine_guard_, "seconds": seconds}
+        row = {
+            "dataset": name,
+            "method": method,
+            "anchors": count,
+            "plain": acc(plain),
+            "refined": acc(refined),
+            "accepted": refined.refine_accepted_,
+            "guard": refined.refine_guard_,
+            "seconds": seconds,
+        }
         print(row, flush=True)
         rows.append(row)
-    write_json_atomic(RESULTS / "few_anchors_guard_check.json",
-                      {"command": "OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/few_anchors_guard_check.py",
-                       "rows": rows})
+    write_json_atomic(
+        RESULTS / "few_anchors_guard_check.json",
+        {"command": "OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/few_anchors_guard_check.py", "rows": rows},
+    )
 
 
 if __name__ == "__main__":

@@ -47,10 +47,17 @@ RESULTS = HERE / "results"
 
 # Official (train, test) sizes; N24News: 60,738 articles, our seeded 90/10 split (conf/dataset).
 SPLIT_SIZES = {
-    "mnist": (60_000, 10_000), "fashion_mnist": (60_000, 10_000), "cifar10": (50_000, 10_000),
-    "cifar100_coarse": (50_000, 10_000), "cifar100_fine": (50_000, 10_000), "trec": (5_452, 500),
-    "ag_news": (120_000, 7_600), "dbpedia_14": (560_000, 70_000), "imdb": (25_000, 25_000),
-    "n24news_text": (54_664, 6_074), "n24news_image": (54_664, 6_074),
+    "mnist": (60_000, 10_000),
+    "fashion_mnist": (60_000, 10_000),
+    "cifar10": (50_000, 10_000),
+    "cifar100_coarse": (50_000, 10_000),
+    "cifar100_fine": (50_000, 10_000),
+    "trec": (5_452, 500),
+    "ag_news": (120_000, 7_600),
+    "dbpedia_14": (560_000, 70_000),
+    "imdb": (25_000, 25_000),
+    "n24news_text": (54_664, 6_074),
+    "n24news_image": (54_664, 6_074),
 }
 # ASSUMED mean tokens per text after each model's truncation (BERT-like WordPiece/BPE, with
 # special tokens): TREC questions ~10 words, AG News title + description ~40, DBpedia
@@ -61,8 +68,12 @@ MEAN_TOKENS = {"trec": 16, "ag_news": 64, "dbpedia_14": 80, "imdb": 300, "n24new
 # (github.com/huggingface/pytorch-image-models, RTX 3090, PyTorch 2.4, AMP, batch 1024; the
 # r50 hybrid at batch 768). CLIP ViT-B/32's tower: timm's vit_base_patch32_clip_224.
 PUBLISHED = {
-    "rexnet_100": 6759.37, "cspdarknet53": 1989.31, "vit_small_patch16_224": 4584.86,
-    "vit_base_patch16_224": 1570.66, "vit_base_patch16_384": 509.98, "vit_base_resnet50_384": 334.22,
+    "rexnet_100": 6759.37,
+    "cspdarknet53": 1989.31,
+    "vit_small_patch16_224": 4584.86,
+    "vit_base_patch16_224": 1570.66,
+    "vit_base_patch16_384": 509.98,
+    "vit_base_resnet50_384": 334.22,
     "clip_vit_b32_vision": 5090.11,
 }
 PUBLISHED_SOURCE = "timm benchmark-infer-amp-nchw-pt240-cu124-rtx3090.csv (RTX 3090, AMP)"
@@ -91,11 +102,29 @@ def text_model(spec):
         config = cls(**base, max_position_embeddings=514 if spec.arch != "bert" else 512)
         model = {"bert": tf.BertModel, "roberta": tf.RobertaModel, "xlm-roberta": tf.XLMRobertaModel}[spec.arch]
     elif spec.arch == "electra":  # google/electra-base-discriminator
-        config, model = tf.ElectraConfig(**base, embedding_size=768, hidden_size=768, num_hidden_layers=12,
-                                         num_attention_heads=12, intermediate_size=3072), tf.ElectraModel
+        config, model = (
+            tf.ElectraConfig(
+                **base,
+                embedding_size=768,
+                hidden_size=768,
+                num_hidden_layers=12,
+                num_attention_heads=12,
+                intermediate_size=3072,
+            ),
+            tf.ElectraModel,
+        )
     elif spec.arch == "albert":  # albert-base-v2
-        config, model = tf.AlbertConfig(**base, embedding_size=128, hidden_size=768, num_hidden_layers=12,
-                                        num_attention_heads=12, intermediate_size=3072), tf.AlbertModel
+        config, model = (
+            tf.AlbertConfig(
+                **base,
+                embedding_size=128,
+                hidden_size=768,
+                num_hidden_layers=12,
+                num_attention_heads=12,
+                intermediate_size=3072,
+            ),
+            tf.AlbertModel,
+        )
     elif spec.arch == "clip":
         # the defaults are openai/clip-vit-base-patch32's text tower, vocabulary included (its
         # pooling looks up the end-of-text token id)
@@ -111,8 +140,11 @@ def vision_model(spec):
         import transformers as tf
 
         model = tf.CLIPVisionModel(tf.CLIPVisionConfig()).eval()
-        return (lambda x: model(pixel_values=x).pooler_output), ImageTransform.from_clip_processor(
-            tf.CLIPImageProcessor()), model.config.hidden_size
+        return (
+            (lambda x: model(pixel_values=x).pooler_output),
+            ImageTransform.from_clip_processor(tf.CLIPImageProcessor()),
+            model.config.hidden_size,
+        )
     import timm
 
     model = timm.create_model(spec.arch, pretrained=False, num_classes=0).eval()
@@ -181,9 +213,13 @@ def measure_encoders(encoders: list[str], text_lengths: list[int]) -> dict:
             flops = {n: flops_of(lambda b: model(**b), text_inputs(min(n, cap), 1)) for n in text_lengths}
             cpu = seconds_of(lambda b: model(**b), text_inputs(min(CPU_TEXT_TOKENS, cap), CPU_TEXT_BATCH))
             ref = flops_of(lambda b: model(**b), text_inputs(min(CPU_TEXT_TOKENS, cap), 1))
-            out[encoder] = {"modality": "text", "dim": dim, "max_length": cap,
-                            "gflops_per_item": {str(n): f / 1e9 for n, f in flops.items()},
-                            "cpu_gflops_per_s": ref * CPU_TEXT_BATCH / cpu / 1e9}
+            out[encoder] = {
+                "modality": "text",
+                "dim": dim,
+                "max_length": cap,
+                "gflops_per_item": {str(n): f / 1e9 for n, f in flops.items()},
+                "cpu_gflops_per_s": ref * CPU_TEXT_BATCH / cpu / 1e9,
+            }
         else:
             model, transform, dim = vision_model(spec)
             x = torch.randn(1, 3, transform.crop, transform.crop)
@@ -194,9 +230,14 @@ def measure_encoders(encoders: list[str], text_lengths: list[int]) -> dict:
             for name, shape in (("28x28 gray", (64, 28, 28)), ("32x32 rgb", (64, 32, 32, 3))):
                 prep[name] = seconds_of(transform, rng.integers(0, 256, size=shape, dtype=np.uint8)) / shape[0]
             prep[PHOTO] = seconds_of(lambda files: transform([_decoded(f) for f in files]), photo_jpegs()) / PHOTOS
-            out[encoder] = {"modality": "image", "dim": dim, "input": transform.crop,
-                            "gflops_per_item": flops / 1e9, "cpu_s_per_item": cpu / CPU_IMAGE_BATCH,
-                            "cpu_preprocess_s_per_item": prep}
+            out[encoder] = {
+                "modality": "image",
+                "dim": dim,
+                "input": transform.crop,
+                "gflops_per_item": flops / 1e9,
+                "cpu_s_per_item": cpu / CPU_IMAGE_BATCH,
+                "cpu_preprocess_s_per_item": prep,
+            }
         print(encoder, out[encoder], flush=True)
     return out
 
@@ -224,14 +265,20 @@ def cost_table(suite: dict, measured: dict) -> list[dict]:
                 gpu_amp_s = 1.0 / PUBLISHED[encoder]
                 kind = PHOTO if dataset == "n24news_image" else "32x32 rgb" if "cifar" in dataset else "28x28 gray"
                 prep_s = m["cpu_preprocess_s_per_item"][kind]
-            rows.append({
-                "dataset": dataset, "encoder": encoder, "items": items, "mean_tokens": tokens,
-                "gflops_per_item": gflops, "pflops": items * gflops / 1e6,
-                "cpu_hours_1_thread": items * cpu_s / 3600,
-                "gpu_hours_amp": items * gpu_amp_s / 3600,
-                "gpu_hours_fp32": items * gpu_amp_s * FP32_SLOWDOWN / 3600,
-                "preprocess_cpu_hours_1_thread": items * prep_s / 3600,
-            })
+            rows.append(
+                {
+                    "dataset": dataset,
+                    "encoder": encoder,
+                    "items": items,
+                    "mean_tokens": tokens,
+                    "gflops_per_item": gflops,
+                    "pflops": items * gflops / 1e6,
+                    "cpu_hours_1_thread": items * cpu_s / 3600,
+                    "gpu_hours_amp": items * gpu_amp_s / 3600,
+                    "gpu_hours_fp32": items * gpu_amp_s * FP32_SLOWDOWN / 3600,
+                    "preprocess_cpu_hours_1_thread": items * prep_s / 3600,
+                }
+            )
     return rows
 
 
@@ -241,8 +288,11 @@ def _measured_primitives() -> dict:
     ae = json.loads((RESULTS / "autoencoder.json").read_text())
     translate = json.loads((RESULTS / "translate.json").read_text())["timings_ms"]
     return {
-        "svc_seconds": svm["heads"]["svm"]["fit_seconds"], "svc_n": svm["n_train"], "svc_dim": svm["dim"],
-        "ae_epoch_seconds": float(np.mean([r["mean_epoch_seconds"] for r in ae["runs"]])), "ae_n": ae["n_train"],
+        "svc_seconds": svm["heads"]["svm"]["fit_seconds"],
+        "svc_n": svm["n_train"],
+        "svc_dim": svm["dim"],
+        "ae_epoch_seconds": float(np.mean([r["mean_epoch_seconds"] for r in ae["runs"]])),
+        "ae_n": ae["n_train"],
         "fit_seconds": {m: translate[f"ours {m}"]["median"] / 1000 for m in ("affine", "linear", "l-ortho", "ortho")},
     }
 
@@ -252,9 +302,8 @@ def cpu_side(suite_cfg, measured: dict) -> dict:
     and of autoencoder training on this CPU, extrapolated from measured primitives (ASSUMED
     scaling: SVC time ~ n^2 x dim, libsvm's kernel evaluations; fits as measured at 1000 x 768
     and 10,000 points on 2 threads; autoencoder epochs ~ n)."""
-    from latentstitch.plan import anchor_plan, stitch_settings
-
     from latentstitch.data.pairing import cross_modal_pairs
+    from latentstitch.plan import anchor_plan, stitch_settings
 
     p = _measured_primitives()
     pairs = {a: [b] for a, b in cross_modal_pairs(suite_cfg.suite.datasets)}
@@ -273,8 +322,13 @@ def cpu_side(suite_cfg, measured: dict) -> dict:
         per_setting = sum(p["fit_seconds"].get(m, 0.0) for m in settings.methods)
         settings_count = len(settings.scalings) * len(plan.counts) * len(plan.seeds)
         fits = len(encoders) * (len(encoders) - 1) * settings_count * per_setting
-        affine = len(encoders) * (len(encoders) - 1) * settings_count * p["fit_seconds"]["affine"] * (
-            "affine" in settings.methods)
+        affine = (
+            len(encoders)
+            * (len(encoders) - 1)
+            * settings_count
+            * p["fit_seconds"]["affine"]
+            * ("affine" in settings.methods)
+        )
         partner = (pairs.get(dataset) or [None])[0]
         if partner is not None:  # the cross-modal grid: every encoder of both into every head of both
             k = len(encoders) + len(suite_cfg.suite.datasets[partner].encoders)
@@ -285,17 +339,28 @@ def cpu_side(suite_cfg, measured: dict) -> dict:
             rec = stitch_settings(suite_cfg, dataset, "reconstruction")
             family = len(grid.bottlenecks) * len(grid.seeds)
             per_setting = sum(p["fit_seconds"].get(m, 0.0) for m in rec.methods)
-            rec_count = len(grid.l2) * family * (family - 1) * len(rec.scalings) * len(rec.anchor_counts) \
-                * len(rec.seeds)
+            rec_count = (
+                len(grid.l2) * family * (family - 1) * len(rec.scalings) * len(rec.anchor_counts) * len(rec.seeds)
+            )
             fits += rec_count * per_setting
             affine += rec_count * p["fit_seconds"]["affine"] * ("affine" in rec.methods)
             epochs = load_group_config("autoencoder", grid.get("config", "cnn")).max_epochs
             ae = len(grid.l2) * family * epochs * p["ae_epoch_seconds"] * train / p["ae_n"]
-        out[dataset] = {"svc_heads_cpu_hours": svc / 3600, "translator_fits_cpu_hours": fits / 3600,
-                        "affine_fits_cpu_hours": affine / 3600, "autoencoders_cpu_hours": ae / 3600,
-                        "autoencoder_steps": (len(grid.l2) * len(grid.bottlenecks) * len(grid.seeds) * epochs
-                                              * -(-train // int(load_group_config("autoencoder", grid.get("config", "cnn")).batch_size))
-                                              if grid else 0)}
+        out[dataset] = {
+            "svc_heads_cpu_hours": svc / 3600,
+            "translator_fits_cpu_hours": fits / 3600,
+            "affine_fits_cpu_hours": affine / 3600,
+            "autoencoders_cpu_hours": ae / 3600,
+            "autoencoder_steps": (
+                len(grid.l2)
+                * len(grid.bottlenecks)
+                * len(grid.seeds)
+                * epochs
+                * -(-train // int(load_group_config("autoencoder", grid.get("config", "cnn")).batch_size))
+                if grid
+                else 0
+            ),
+        }
     return {"primitives": p, "datasets": out}
 
 
@@ -327,38 +392,62 @@ def one_gpu_machine(rows: list[dict], cpu: dict) -> dict:
     p = cpu["primitives"]
     gpu = sum(r["gpu_hours_fp32"] for r in rows)
     transform = sum(r["preprocess_cpu_hours_1_thread"] for r in rows)
-    total = {k: sum(c[k] for c in cpu["datasets"].values())
-             for k in ("svc_heads_cpu_hours", "translator_fits_cpu_hours", "affine_fits_cpu_hours",
-                       "autoencoders_cpu_hours", "autoencoder_steps")}
+    total = {
+        k: sum(c[k] for c in cpu["datasets"].values())
+        for k in (
+            "svc_heads_cpu_hours",
+            "translator_fits_cpu_hours",
+            "affine_fits_cpu_hours",
+            "autoencoders_cpu_hours",
+            "autoencoder_steps",
+        )
+    }
     # affine at the measured size (1000 anchors x 768 -> 768, 300 steps): 2 (d1 + 1)^2 d2 per step
-    affine_flops = 300 * 2 * 769 ** 2 * 768
+    affine_flops = 300 * 2 * 769**2 * 768
     affine_gpu_s = affine_flops / (ASSUMED_GPU_FP32_FLOPS * ASSUMED_GPU_UTILIZATION)
     affine_speedup = p["fit_seconds"]["affine"] / affine_gpu_s
     phases = {
         "encoding (GPU fp32; transforms on the CPU overlapped by fan-out)": max(gpu, (gpu + transform) / FANOUT_JOBS),
-        "SVC heads and relative heads (16 cores, heads and one-vs-one in parallel)":
-            total["svc_heads_cpu_hours"] / (MACHINE_CORES * ASSUMED_PARALLEL_EFFICIENCY),
+        "SVC heads and relative heads (16 cores, heads and one-vs-one in parallel)": total["svc_heads_cpu_hours"]
+        / (MACHINE_CORES * ASSUMED_PARALLEL_EFFICIENCY),
         "translator fits, affine (GPU)": total["affine_fits_cpu_hours"] / affine_speedup,
-        "translator fits, other methods (GPU / 16 cores)":
-            (total["translator_fits_cpu_hours"] - total["affine_fits_cpu_hours"]) / ASSUMED_OTHER_FITS_SPEEDUP,
+        "translator fits, other methods (GPU / 16 cores)": (
+            total["translator_fits_cpu_hours"] - total["affine_fits_cpu_hours"]
+        )
+        / ASSUMED_OTHER_FITS_SPEEDUP,
         "autoencoders (GPU, Lightning)": total["autoencoder_steps"] * ASSUMED_AE_STEP_SECONDS_GPU / 3600,
     }
-    return {"phases_hours": phases, "total_hours": sum(phases.values()), "affine_gpu_seconds_per_fit": affine_gpu_s,
-            "affine_speedup_assumed": affine_speedup, "cpu_hours_before": total,
-            "assumptions": {"cores": MACHINE_CORES, "parallel_efficiency": ASSUMED_PARALLEL_EFFICIENCY,
-                            "gpu_fp32_flops": ASSUMED_GPU_FP32_FLOPS, "gpu_utilization": ASSUMED_GPU_UTILIZATION,
-                            "other_fits_speedup": ASSUMED_OTHER_FITS_SPEEDUP,
-                            "ae_step_seconds_gpu": ASSUMED_AE_STEP_SECONDS_GPU, "fanout_jobs": FANOUT_JOBS}}
+    return {
+        "phases_hours": phases,
+        "total_hours": sum(phases.values()),
+        "affine_gpu_seconds_per_fit": affine_gpu_s,
+        "affine_speedup_assumed": affine_speedup,
+        "cpu_hours_before": total,
+        "assumptions": {
+            "cores": MACHINE_CORES,
+            "parallel_efficiency": ASSUMED_PARALLEL_EFFICIENCY,
+            "gpu_fp32_flops": ASSUMED_GPU_FP32_FLOPS,
+            "gpu_utilization": ASSUMED_GPU_UTILIZATION,
+            "other_fits_speedup": ASSUMED_OTHER_FITS_SPEEDUP,
+            "ae_step_seconds_gpu": ASSUMED_AE_STEP_SECONDS_GPU,
+            "fanout_jobs": FANOUT_JOBS,
+        },
+    }
 
 
 def markdown(rows: list[dict], measured: dict, meta: dict, cpu: dict) -> str:
-    lines = ["# Paper suite: encoding cost (issue 6)", "",
-             f"Command: `{meta['command']}`. Machine: {meta['machine']}, torch threads 1, load average "
-             f"{meta['load_average']}. GPU rates: {PUBLISHED_SOURCE}; float32 assumed "
-             f"{FP32_SLOWDOWN:g}x slower.", "",
-             "## Per encoder (measured here, real-size architectures with random weights)", "",
-             "| encoder | dim | GFLOPs per item | CPU s per item (1 thread) | image transform ms per item (28 gray / 32 rgb / photo) |",
-             "|---|---|---|---|---|"]
+    lines = [
+        "# Paper suite: encoding cost (issue 6)",
+        "",
+        f"Command: `{meta['command']}`. Machine: {meta['machine']}, torch threads 1, load average "
+        f"{meta['load_average']}. GPU rates: {PUBLISHED_SOURCE}; float32 assumed "
+        f"{FP32_SLOWDOWN:g}x slower.",
+        "",
+        "## Per encoder (measured here, real-size architectures with random weights)",
+        "",
+        "| encoder | dim | GFLOPs per item | CPU s per item (1 thread) | image transform ms per item (28 gray / 32 rgb / photo) |",
+        "|---|---|---|---|---|",
+    ]
     for encoder, m in measured.items():
         if m["modality"] == "text":
             g = ", ".join(f"{v:.1f} @ {n} tok" for n, v in m["gflops_per_item"].items())
@@ -370,34 +459,55 @@ def markdown(rows: list[dict], measured: dict, meta: dict, cpu: dict) -> str:
             p = m["cpu_preprocess_s_per_item"]
             prep = f"{1000 * p['28x28 gray']:.2f} / {1000 * p['32x32 rgb']:.2f} / {1000 * p[PHOTO]:.1f}"
         lines.append(f"| {encoder} | {m['dim']} | {g} | {speed} | {prep} |")
-    lines += ["", "## Per dataset (items = train + test with the suite's subsets)", "",
-              "| dataset | encoders | items per encoder | encodings | PFLOPs | CPU h (1 thread) | GPU h AMP | GPU h fp32 | image transform CPU h |",
-              "|---|---|---|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "## Per dataset (items = train + test with the suite's subsets)",
+        "",
+        "| dataset | encoders | items per encoder | encodings | PFLOPs | CPU h (1 thread) | GPU h AMP | GPU h fp32 | image transform CPU h |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     frame = {}
     for r in rows:
-        f = frame.setdefault(r["dataset"], {"encoders": 0, "items": r["items"], "pflops": 0.0, "cpu": 0.0,
-                                            "amp": 0.0, "fp32": 0.0, "prep": 0.0})
+        f = frame.setdefault(
+            r["dataset"],
+            {"encoders": 0, "items": r["items"], "pflops": 0.0, "cpu": 0.0, "amp": 0.0, "fp32": 0.0, "prep": 0.0},
+        )
         f["encoders"] += 1
-        for key, col in (("pflops", "pflops"), ("cpu", "cpu_hours_1_thread"), ("amp", "gpu_hours_amp"),
-                         ("fp32", "gpu_hours_fp32"), ("prep", "preprocess_cpu_hours_1_thread")):
+        for key, col in (
+            ("pflops", "pflops"),
+            ("cpu", "cpu_hours_1_thread"),
+            ("amp", "gpu_hours_amp"),
+            ("fp32", "gpu_hours_fp32"),
+            ("prep", "preprocess_cpu_hours_1_thread"),
+        ):
             f[key] += r[col]
     total = {k: 0.0 for k in ("encodings", "pflops", "cpu", "amp", "fp32", "prep")}
     for dataset, f in frame.items():
         encodings = f["encoders"] * f["items"]
-        lines.append(f"| {dataset} | {f['encoders']} | {f['items']:,} | {encodings:,} | {f['pflops']:.1f} | "
-                     f"{f['cpu']:.1f} | {f['amp']:.2f} | {f['fp32']:.2f} | {f['prep']:.2f} |")
+        lines.append(
+            f"| {dataset} | {f['encoders']} | {f['items']:,} | {encodings:,} | {f['pflops']:.1f} | "
+            f"{f['cpu']:.1f} | {f['amp']:.2f} | {f['fp32']:.2f} | {f['prep']:.2f} |"
+        )
         total["encodings"] += encodings
         for key in ("pflops", "cpu", "amp", "fp32", "prep"):
             total[key] += f[key]
-    lines.append(f"| **total** | | | {int(total['encodings']):,} | {total['pflops']:.1f} | {total['cpu']:.1f} | "
-                 f"{total['amp']:.2f} | {total['fp32']:.2f} | {total['prep']:.2f} |")
+    lines.append(
+        f"| **total** | | | {int(total['encodings']):,} | {total['pflops']:.1f} | {total['cpu']:.1f} | "
+        f"{total['amp']:.2f} | {total['fp32']:.2f} | {total['prep']:.2f} |"
+    )
     p = cpu["primitives"]
-    lines += ["", "## Other stages (CPU hours, extrapolated from measured primitives)", "",
-              f"SVC: {p['svc_seconds']:.0f} s for {p['svc_n']:,} x {p['svc_dim']} (svm_heads.json), scaled by "
-              f"n^2 x dim; fits per (pair, scaling, count, seed): {', '.join(f'{m} {s:.2f} s' for m, s in p['fit_seconds'].items())} "
-              f"(translate.json); autoencoders: {p['ae_epoch_seconds']:.0f} s per epoch on {p['ae_n']:,} images "
-              "(autoencoder.json), scaled by n.", "",
-              "| dataset | SVC heads (+ relative) | translator fits | autoencoder training (this CPU) |", "|---|---|---|---|"]
+    lines += [
+        "",
+        "## Other stages (CPU hours, extrapolated from measured primitives)",
+        "",
+        f"SVC: {p['svc_seconds']:.0f} s for {p['svc_n']:,} x {p['svc_dim']} (svm_heads.json), scaled by "
+        f"n^2 x dim; fits per (pair, scaling, count, seed): {', '.join(f'{m} {s:.2f} s' for m, s in p['fit_seconds'].items())} "
+        f"(translate.json); autoencoders: {p['ae_epoch_seconds']:.0f} s per epoch on {p['ae_n']:,} images "
+        "(autoencoder.json), scaled by n.",
+        "",
+        "| dataset | SVC heads (+ relative) | translator fits | autoencoder training (this CPU) |",
+        "|---|---|---|---|",
+    ]
     sums = [0.0, 0.0, 0.0]
     for dataset, c in cpu["datasets"].items():
         values = [c["svc_heads_cpu_hours"], c["translator_fits_cpu_hours"], c["autoencoders_cpu_hours"]]
@@ -405,8 +515,13 @@ def markdown(rows: list[dict], measured: dict, meta: dict, cpu: dict) -> str:
         lines.append(f"| {dataset} | " + " | ".join(f"{v:.1f}" for v in values) + " |")
     lines.append("| **total** | " + " | ".join(f"{v:.1f}" for v in sums) + " |")
     machine = cpu["one_gpu_machine"]
-    lines += ["", f"## One machine: 1 GPU, {MACHINE_CORES} cores (issue 17; assumptions in paper_cost.py, "
-              "ASSUMED_*)", "", "| phase | wall hours |", "|---|---|"]
+    lines += [
+        "",
+        f"## One machine: 1 GPU, {MACHINE_CORES} cores (issue 17; assumptions in paper_cost.py, ASSUMED_*)",
+        "",
+        "| phase | wall hours |",
+        "|---|---|",
+    ]
     lines += [f"| {name} | {hours:.2f} |" for name, hours in machine["phases_hours"].items()]
     lines.append(f"| **total** | **{machine['total_hours']:.1f}** |")
     return "\n".join(lines) + "\n"
@@ -414,8 +529,11 @@ def markdown(rows: list[dict], measured: dict, meta: dict, cpu: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--reuse-encoders", action="store_true",
-                        help="take the per-encoder measurements (FLOPs, CPU rates) from the last paper_cost.json")
+    parser.add_argument(
+        "--reuse-encoders",
+        action="store_true",
+        help="take the per-encoder measurements (FLOPs, CPU rates) from the last paper_cost.json",
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     from omegaconf import OmegaConf
@@ -431,11 +549,16 @@ def main() -> None:
     rows = cost_table(suite, measured)
     cpu = cpu_side(cfg, measured)
     cpu["one_gpu_machine"] = one_gpu_machine(rows, cpu)
-    meta = {"command": "python benchmarks/paper_cost.py" + (" --reuse-encoders" if args.reuse_encoders else ""), "machine": f"{platform.machine()}, {os.cpu_count()} CPUs (shared)",
-            "load_average": load_average or round(os.getloadavg()[0], 1), "published_gpu_source": PUBLISHED_SOURCE,
-            "fp32_slowdown_assumed": FP32_SLOWDOWN, "mean_tokens_assumed": MEAN_TOKENS, "split_sizes": SPLIT_SIZES}
-    write_json_atomic(RESULTS / "paper_cost.json", {"meta": meta, "encoders": measured, "rows": rows,
-                                                   "cpu_side": cpu})
+    meta = {
+        "command": "python benchmarks/paper_cost.py" + (" --reuse-encoders" if args.reuse_encoders else ""),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs (shared)",
+        "load_average": load_average or round(os.getloadavg()[0], 1),
+        "published_gpu_source": PUBLISHED_SOURCE,
+        "fp32_slowdown_assumed": FP32_SLOWDOWN,
+        "mean_tokens_assumed": MEAN_TOKENS,
+        "split_sizes": SPLIT_SIZES,
+    }
+    write_json_atomic(RESULTS / "paper_cost.json", {"meta": meta, "encoders": measured, "rows": rows, "cpu_side": cpu})
     write_text_atomic(RESULTS / "paper_cost.md", markdown(rows, measured, meta, cpu))
     print((RESULTS / "paper_cost.md").read_text())
 

@@ -60,7 +60,9 @@ def main() -> None:
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     results[source] = {
         "heads": rows,
-        "accuracy_difference_svm_minus_fast": round(rows["svm"]["test_accuracy"] - rows["svm_fast"]["test_accuracy"], 4),
+        "accuracy_difference_svm_minus_fast": round(
+            rows["svm"]["test_accuracy"] - rows["svm_fast"]["test_accuracy"], 4
+        ),
         "n_train": int(len(y_train)),
         "n_test": int(len(y_test)),
         "dim": int(x_train.shape[1]),

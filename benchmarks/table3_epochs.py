@@ -34,7 +34,13 @@ from latentstitch.translate import Translator
 
 RESULTS = Path(__file__).parent / "results"
 METHODS = ["absolute", "affine", "linear", "l-ortho", "ortho"]
-PAPER = {"absolute": 0.17, "affine": 0.94, "linear": 0.93, "l-ortho": 0.78, "ortho": 0.90}  # Table 3, Fashion MNIST lcos
+PAPER = {
+    "absolute": 0.17,
+    "affine": 0.94,
+    "linear": 0.93,
+    "l-ortho": 0.78,
+    "ortho": 0.90,
+}  # Table 3, Fashion MNIST lcos
 
 
 def cell(aes: list[CNNAutoencoder], train: np.ndarray, test: np.ndarray, anchor_seeds: list[int]) -> dict:
@@ -55,8 +61,10 @@ def cell(aes: list[CNNAutoencoder], train: np.ndarray, test: np.ndarray, anchor_
     out = {}
     for method, values in rows.items():
         a = np.asarray(values)
-        out[method] = {name: {"mean": float(a[:, i].mean()), "std": float(a[:, i].std())}
-                       for i, name in enumerate(("lcos", "lmse", "rmse"))}
+        out[method] = {
+            name: {"mean": float(a[:, i].mean()), "std": float(a[:, i].std())}
+            for i, name in enumerate(("lcos", "lmse", "rmse"))
+        }
     return out
 
 
@@ -74,7 +82,9 @@ def markdown(res: dict) -> str:
         c = run["cell"]
         own = ", ".join(f"{r:.4f}" for r in run["own_test_rmse"])
         cos = " | ".join(f"{c[m]['lcos']['mean']:.3f}" for m in METHODS)
-        lines.append(f"| {run['epochs']} | {own} | {cos} | {c['ortho']['rmse']['mean']:.4f} | {run['train_seconds']:.0f} |")
+        lines.append(
+            f"| {run['epochs']} | {own} | {cos} | {c['ortho']['rmse']['mean']:.4f} | {run['train_seconds']:.0f} |"
+        )
     lines.append("| paper | - | " + " | ".join(f"{PAPER[m]:.2f}" for m in METHODS) + " | 0.04 | - |")
     return "\n".join(lines) + "\n"
 
@@ -95,8 +105,10 @@ def main(argv: list[str] | None = None) -> None:
     runs = []
     for epochs in args.epochs:
         start = time.perf_counter()
-        aes = [CNNAutoencoder(**{**settings, "max_epochs": epochs}, bottleneck=500, seed=s, accelerator="cpu").fit(train)
-               for s in (0, 1)]
+        aes = [
+            CNNAutoencoder(**{**settings, "max_epochs": epochs}, bottleneck=500, seed=s, accelerator="cpu").fit(train)
+            for s in (0, 1)
+        ]
         seconds = time.perf_counter() - start
         run = {
             "epochs": epochs,
@@ -107,10 +119,16 @@ def main(argv: list[str] | None = None) -> None:
         print({"epochs": epochs, "lcos": {m: round(run["cell"][m]["lcos"]["mean"], 3) for m in METHODS}}, flush=True)
         runs.append(run)
     res = {
-        "dataset": "fashion_mnist_offline", "n_train": len(train), "n_test": len(test), "bottleneck": 500,
-        "anchor_seeds": args.anchor_seeds, "settings": settings, "runs": runs, "paper_lcos": PAPER,
+        "dataset": "fashion_mnist_offline",
+        "n_train": len(train),
+        "n_test": len(test),
+        "bottleneck": 500,
+        "anchor_seeds": args.anchor_seeds,
+        "settings": settings,
+        "runs": runs,
+        "paper_lcos": PAPER,
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs shared with other jobs, "
-                   f"torch threads {torch.get_num_threads()}",
+        f"torch threads {torch.get_num_threads()}",
         "command": " ".join(["python benchmarks/table3_epochs.py", *(argv if argv is not None else sys.argv[1:])]),
         **provenance(),
     }

@@ -49,12 +49,26 @@ def main(argv: list[str] | None = None) -> None:
             "standardized": lcos_lmse((z - mean) / std, (y_test - mean) / std)[0],
         }
         print(method, {k: round(v, 3) for k, v in rows[method].items()}, flush=True)
-    write_json_atomic(RESULTS, {
-        "lcos": rows, "pair": "ae_b500_s0 -> ae_b500_s1", "anchors": 1000, "anchor_seed": 0,
-        "paper_table3_fashion_mnist_lcos": {"absolute": 0.17, "affine": 0.94, "linear": 0.93, "l-ortho": 0.78, "ortho": 0.90},
-        "command": " ".join(["python benchmarks/table3_lcos_space.py", *(argv if argv is not None else sys.argv[1:])]),
-        **provenance(),
-    })
+    write_json_atomic(
+        RESULTS,
+        {
+            "lcos": rows,
+            "pair": "ae_b500_s0 -> ae_b500_s1",
+            "anchors": 1000,
+            "anchor_seed": 0,
+            "paper_table3_fashion_mnist_lcos": {
+                "absolute": 0.17,
+                "affine": 0.94,
+                "linear": 0.93,
+                "l-ortho": 0.78,
+                "ortho": 0.90,
+            },
+            "command": " ".join(
+                ["python benchmarks/table3_lcos_space.py", *(argv if argv is not None else sys.argv[1:])]
+            ),
+            **provenance(),
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -24,9 +24,9 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("LATENTSTITCH_CONF_DIR", str(ROOT / "conf"))
 sys.path.insert(0, str(ROOT / "src"))
 
-from latentstitch.io import write_text_atomic
-from latentstitch.params import ConfigError, check_fresh, compose, render
-from latentstitch.pipeline import dvc_yaml
+from latentstitch.io import write_text_atomic  # noqa: E402 (after sys.path)
+from latentstitch.params import ConfigError, check_fresh, compose, render  # noqa: E402
+from latentstitch.pipeline import dvc_yaml  # noqa: E402
 
 
 def compose_params(overrides: list[str]) -> str:
@@ -35,8 +35,11 @@ def compose_params(overrides: list[str]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true",
-                        help="fail if dvc.yaml is not what the pipeline declares or conf/ changed since params.yaml")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="fail if dvc.yaml is not what the pipeline declares or conf/ changed since params.yaml",
+    )
     parser.add_argument("--output", default=str(ROOT / "params.yaml"))
     parser.add_argument("--dvc-yaml", default=None, help="default: dvc.yaml beside the output")
     parser.add_argument("overrides", nargs="*")

@@ -24,8 +24,12 @@ def _one_torch_thread():
 # folder (and by the `real` marker anywhere) rather than in each file.
 _SLOW_FOLDERS = ("pipeline", "real")
 # Unit tests that run whole stages (10-65 s each on 2 shared cores, --durations): slow too.
-_SLOW_UNIT_FILES = ("test_appendix_stage.py", "test_autoencoder_stage.py", "test_heads_stage.py",
-                    "test_reports_stage.py")
+_SLOW_UNIT_FILES = (
+    "test_appendix_stage.py",
+    "test_autoencoder_stage.py",
+    "test_heads_stage.py",
+    "test_reports_stage.py",
+)
 _SLOW_UNIT_TESTS = ("test_stage_cli.py::test_hydra_mode_composes_conf_and_accepts_overrides",)
 
 
@@ -35,6 +39,10 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         rel = os.path.relpath(str(item.path), tests_root)
         folder, name = rel.split(os.sep, 1)[0], os.path.basename(rel)
-        if (folder in _SLOW_FOLDERS or item.get_closest_marker("real") or name in _SLOW_UNIT_FILES
-                or any(item.nodeid.endswith(t) or f"{t}[" in item.nodeid for t in _SLOW_UNIT_TESTS)):
+        if (
+            folder in _SLOW_FOLDERS
+            or item.get_closest_marker("real")
+            or name in _SLOW_UNIT_FILES
+            or any(item.nodeid.endswith(t) or f"{t}[" in item.nodeid for t in _SLOW_UNIT_TESTS)
+        ):
             item.add_marker(slow)

@@ -39,8 +39,11 @@ def file_sha256(path: str | Path) -> str:
 def content_hashes(directory: str | Path) -> dict[str, str]:
     """``{relative path: sha256}`` of every file under ``directory`` but the record."""
     directory = Path(directory)
-    return {p.relative_to(directory).as_posix(): file_sha256(p)
-            for p in sorted(directory.rglob("*")) if p.is_file() and p.name != RECORD}
+    return {
+        p.relative_to(directory).as_posix(): file_sha256(p)
+        for p in sorted(directory.rglob("*"))
+        if p.is_file() and p.name != RECORD
+    }
 
 
 def artifact_problem(directory: str | Path, fingerprint: str) -> str | None:
@@ -67,7 +70,10 @@ def artifact_problem(directory: str | Path, fingerprint: str) -> str | None:
 
 
 def keep_or_build(
-    out: str | Path, fingerprint: str, record: dict[str, Any], build: Callable[[Path], dict[str, Any]],
+    out: str | Path,
+    fingerprint: str,
+    record: dict[str, Any],
+    build: Callable[[Path], dict[str, Any]],
     summary: dict[str, Any],
 ) -> dict[str, Any]:
     """The record of the artifact folder ``out``: kept when sound (:func:`artifact_problem`),

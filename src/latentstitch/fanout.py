@@ -32,9 +32,15 @@ from latentstitch.config import CONF_DIR
 
 BUILD_STAGES = ("encode", "train_heads", "train_autoencoders")
 # submitit's names for the Hydra launcher's keys (conf/hydra/launcher/slurm.yaml)
-_SUBMITIT_KEYS = {"timeout_min": "timeout_min", "cpus_per_task": "cpus_per_task", "gpus_per_node": "gpus_per_node",
-                  "mem_gb": "mem_gb", "nodes": "nodes", "tasks_per_node": "tasks_per_node",
-                  "partition": "slurm_partition"}
+_SUBMITIT_KEYS = {
+    "timeout_min": "timeout_min",
+    "cpus_per_task": "cpus_per_task",
+    "gpus_per_node": "gpus_per_node",
+    "mem_gb": "mem_gb",
+    "nodes": "nodes",
+    "tasks_per_node": "tasks_per_node",
+    "partition": "slurm_partition",
+}
 
 
 @dataclass(frozen=True)
@@ -95,9 +101,11 @@ def slurm_parameters(launcher: str = "slurm", overrides: Sequence[str] = ()) -> 
     from hydra import compose, initialize_config_dir
 
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        composed = compose("config", overrides=[f"hydra/launcher={launcher}",
-                                                *[f"hydra.launcher.{o}" for o in overrides]],
-                           return_hydra_config=True)
+        composed = compose(
+            "config",
+            overrides=[f"hydra/launcher={launcher}", *[f"hydra.launcher.{o}" for o in overrides]],
+            return_hydra_config=True,
+        )
     launcher_cfg = composed.hydra.launcher
     if "submitit" not in str(launcher_cfg.get("_target_", "")):
         raise ValueError(f"hydra/launcher={launcher} is not a submitit launcher ({launcher_cfg.get('_target_')})")

@@ -25,8 +25,23 @@ from latentstitch.stitching import TRANSLATION_METHODS, Space
 from latentstitch.translate import RefineWarning, Translator, refine
 
 FEW_ANCHOR_COLUMNS = [
-    "source", "target", "decoder", "method", "scaling", "anchor_strategy", "refine", "anchors", "seed",
-    "metric", "value", "source_dim", "target_dim", "refine_accepted", "refine_rounds", "refine_pairs", "seconds",
+    "source",
+    "target",
+    "decoder",
+    "method",
+    "scaling",
+    "anchor_strategy",
+    "refine",
+    "anchors",
+    "seed",
+    "metric",
+    "value",
+    "source_dim",
+    "target_dim",
+    "refine_accepted",
+    "refine_rounds",
+    "refine_pairs",
+    "seconds",
 ]
 
 
@@ -63,7 +78,9 @@ class FewAnchorSettings:
         if bad:
             raise ValueError(f"few_anchors.anchor_strategies: unknown {bad}; valid: {', '.join(ANCHOR_STRATEGIES)}")
         if not self.counts or min(self.counts) < 2:
-            raise ValueError(f"few_anchors.counts must be >= 2 (a translation needs 2 anchors), got {list(self.counts)}")
+            raise ValueError(
+                f"few_anchors.counts must be >= 2 (a translation needs 2 anchors), got {list(self.counts)}"
+            )
         if self.pool is not None and (isinstance(self.pool, bool) or not isinstance(self.pool, int) or self.pool < 2):
             raise ValueError(f"few_anchors.pool must be an int >= 2 or null, got {self.pool!r}")
         if not self.refine or any(not isinstance(r, bool) for r in self.refine):
@@ -73,8 +90,10 @@ class FewAnchorSettings:
                 raise ValueError(f"few_anchors.pairs: each pair is [source, target], got {pair!r}")
         bad = sorted((set(self.refine_overrides) | set(self.plain_only)) - set(TRANSLATION_METHODS))
         if bad:
-            raise ValueError(f"few_anchors.refine_overrides / plain_only: unknown method(s) {bad}; valid: "
-                             f"{', '.join(TRANSLATION_METHODS)}")
+            raise ValueError(
+                f"few_anchors.refine_overrides / plain_only: unknown method(s) {bad}; valid: "
+                f"{', '.join(TRANSLATION_METHODS)}"
+            )
 
     @classmethod
     def from_config(cls, block: Mapping[str, Any], dataset: str) -> FewAnchorSettings | None:
@@ -92,8 +111,10 @@ class FewAnchorSettings:
         valid = {f.name for f in fields(cls)} | {"anchors"}
         unknown = sorted(set(merged) - valid)
         if unknown:
-            raise ValueError(f"unknown key(s) {unknown} in suite.stitch.few_anchors (dataset {dataset}); "
-                             f"valid: {', '.join(sorted(valid))}")
+            raise ValueError(
+                f"unknown key(s) {unknown} in suite.stitch.few_anchors (dataset {dataset}); "
+                f"valid: {', '.join(sorted(valid))}"
+            )
         anchors = dict(merged.pop("anchors", None) or {})
         bad = sorted(set(anchors) - {"num", "seeds"})
         if bad:
@@ -117,9 +138,16 @@ class FewAnchorSettings:
         return {**dict(self.refine_options), **dict(self.refine_overrides.get(method, {}))}
 
 
-def few_anchor_sweep(source: Space, target: Space, decoder: str, predict: Callable[[np.ndarray], np.ndarray],
-                     y_train: np.ndarray, y_test: np.ndarray, settings: FewAnchorSettings,
-                     log: Callable[[str], None] | None = None) -> pd.DataFrame:
+def few_anchor_sweep(
+    source: Space,
+    target: Space,
+    decoder: str,
+    predict: Callable[[np.ndarray], np.ndarray],
+    y_train: np.ndarray,
+    y_test: np.ndarray,
+    settings: FewAnchorSettings,
+    log: Callable[[str], None] | None = None,
+) -> pd.DataFrame:
     """Rows ``FEW_ANCHOR_COLUMNS`` (metric ``accuracy``) for one pair: ``predict`` is the target's
     decoder (labels from target encodings). Anchors: ``sample_anchors(y_train, count, seed,
     strategy=..., encodings=source.train)`` (strategies that look at encodings look at the
@@ -131,11 +159,18 @@ def few_anchor_sweep(source: Space, target: Space, decoder: str, predict: Callab
     if too_many:
         raise ValueError(f"few_anchors counts {too_many} exceed the train split of {n} ({source.name})")
     rows = []
-    base = {"source": source.name, "target": target.name, "decoder": decoder, "scaling": settings.scaling,
-            "metric": "accuracy", "source_dim": source.dim, "target_dim": target.dim}
+    base = {
+        "source": source.name,
+        "target": target.name,
+        "decoder": decoder,
+        "scaling": settings.scaling,
+        "metric": "accuracy",
+        "source_dim": source.dim,
+        "target_dim": target.dim,
+    }
     for seed in settings.seeds:
-        x_pool = source.train[random_order(n, (seed, 1))[:settings.pool]]
-        y_pool = target.train[random_order(n, (seed, 2))[:settings.pool]]
+        x_pool = source.train[random_order(n, (seed, 1))[: settings.pool]]
+        y_pool = target.train[random_order(n, (seed, 2))[: settings.pool]]
         for strategy in settings.anchor_strategies:
             for count in settings.counts:
                 idx = sample_anchors(y_train, count, seed, strategy=strategy, encodings=source.train)
@@ -159,10 +194,21 @@ def few_anchor_sweep(source: Space, target: Space, decoder: str, predict: Callab
                             pairs = t.refine_history_[-1]["pairs"] if t.refine_history_ else 0
                         accuracy = float(np.mean(predict(t.transform(source.test)) == y_test))
                         seconds = fit_seconds + time.perf_counter() - start
-                        rows.append({**cell, "refine": refined, "value": accuracy, "refine_accepted": accepted,
-                                     "refine_rounds": rounds, "refine_pairs": pairs, "seconds": seconds})
+                        rows.append(
+                            {
+                                **cell,
+                                "refine": refined,
+                                "value": accuracy,
+                                "refine_accepted": accepted,
+                                "refine_rounds": rounds,
+                                "refine_pairs": pairs,
+                                "seconds": seconds,
+                            }
+                        )
                         if log is not None:
-                            log(f"{source.name} -> {target.name} seed {seed} {strategy} {count} {method} "
+                            log(
+                                f"{source.name} -> {target.name} seed {seed} {strategy} {count} {method} "
                                 f"{'refined' if refined else 'plain'}: {accuracy:.3f} ({seconds:.1f} s"
-                                f"{'' if accepted in (None, True) else ', start kept'})")
+                                f"{'' if accepted in (None, True) else ', start kept'})"
+                            )
     return pd.DataFrame(rows, columns=FEW_ANCHOR_COLUMNS)

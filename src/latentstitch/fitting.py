@@ -119,17 +119,23 @@ def _fingerprint(cfg: DictConfig, settings: dict[str, Any], job: HeadJob) -> str
     """Everything that decides the head: settings (without ``n_jobs``), seed, the encodings'
     content hashes, the record and, for a relative head, the anchor indices."""
     anchors = None if job.anchor_idx is None else anchors_sha256(job.anchor_idx)
-    return config_hash({"head_cfg": settings, "seed": int(cfg.seed), "data": job.data_id,
-                        "anchor_indices": anchors, **job.record})
+    return config_hash(
+        {"head_cfg": settings, "seed": int(cfg.seed), "data": job.data_id, "anchor_indices": anchors, **job.record}
+    )
 
 
-def _keep_or_train(cfg: DictConfig, job: HeadJob, settings: dict[str, Any], fingerprint: str, group: str,
-                   n_jobs: int) -> tuple[dict[str, Any], dict[str, Any]]:
+def _keep_or_train(
+    cfg: DictConfig, job: HeadJob, settings: dict[str, Any], fingerprint: str, group: str, n_jobs: int
+) -> tuple[dict[str, Any], dict[str, Any]]:
     summary: dict[str, Any] = {}
     metrics = keep_or_build(
-        job.out, fingerprint, {**job.record, **provenance()}, summary=summary,
-        build=lambda staging: _train_one(cfg, settings, staging, job.key, job.train, job.test, job.anchor_idx,
-                                         group, n_jobs=n_jobs),
+        job.out,
+        fingerprint,
+        {**job.record, **provenance()},
+        summary=summary,
+        build=lambda staging: _train_one(
+            cfg, settings, staging, job.key, job.train, job.test, job.anchor_idx, group, n_jobs=n_jobs
+        ),
     )
     return metrics, summary
 
@@ -171,7 +177,8 @@ def keep_or_train_heads(cfg: DictConfig, jobs: list[HeadJob], summary: dict[str,
             from joblib import Parallel, delayed
 
             results = Parallel(n_jobs=workers, backend="loky")(
-                delayed(_keep_or_train_in_worker)(inner, *a) for a in args)
+                delayed(_keep_or_train_in_worker)(inner, *a) for a in args
+            )
         for (job, _, _), (metrics, local) in zip(items, results):
             _merge_summary(summary, local, job.key, metrics)
 

@@ -83,9 +83,7 @@ def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:
     write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
 
 
-def save_encodings(
-    path: str | os.PathLike, encodings: np.ndarray, labels: np.ndarray, meta: dict[str, Any]
-) -> None:
+def save_encodings(path: str | os.PathLike, encodings: np.ndarray, labels: np.ndarray, meta: dict[str, Any]) -> None:
     """Write encodings (n, d) float32 and labels (n,) int64 with a metadata record, atomically."""
     from safetensors.numpy import save_file
 
@@ -95,11 +93,15 @@ def save_encodings(
         raise ValueError(f"encodings must be 2-D (n, d), got shape {encodings.shape}")
     if labels.shape != (encodings.shape[0],):
         raise ValueError(
-            f"labels must have shape ({encodings.shape[0]},) to match encodings {encodings.shape}, "
-            f"got {labels.shape}"
+            f"labels must have shape ({encodings.shape[0]},) to match encodings {encodings.shape}, got {labels.shape}"
         )
-    record = dict(meta, count=int(encodings.shape[0]), dim=int(encodings.shape[1]), dtype="float32",
-                  content_sha256=content_sha256(encodings, labels))
+    record = dict(
+        meta,
+        count=int(encodings.shape[0]),
+        dim=int(encodings.shape[1]),
+        dtype="float32",
+        content_sha256=content_sha256(encodings, labels),
+    )
     header = {_META_KEY: json.dumps(record, sort_keys=True, default=str)}
     with atomic_path(path) as tmp:
         save_file({"encodings": encodings, "labels": labels}, str(tmp), metadata=header)

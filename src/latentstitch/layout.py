@@ -21,9 +21,7 @@ def head_dir(results_dir: str | Path, dataset: str, encoder: str, head: str) -> 
     return Path(results_dir) / "heads" / dataset / encoder / head
 
 
-def relative_head_dir(
-    results_dir: str | Path, dataset: str, encoder: str, head: str, count: int, seed: int
-) -> Path:
+def relative_head_dir(results_dir: str | Path, dataset: str, encoder: str, head: str, count: int, seed: int) -> Path:
     """Where the relative ``head`` for ``count`` anchors drawn with ``seed`` lives."""
     return Path(results_dir) / "relative_heads" / dataset / encoder / head / f"a{count}_s{seed}"
 

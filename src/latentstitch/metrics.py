@@ -54,7 +54,7 @@ def _per_class_f1(t: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     """F1 = 2 TP / (2 TP + FP + FN) and support of every class in ``t`` or ``p`` (scikit-learn's
     label set), from two bincounts; stitching scores thousands of decodes."""
     classes, codes = np.unique(np.concatenate([t, p]), return_inverse=True)
-    t_code, p_code = codes[: len(t)], codes[len(t):]
+    t_code, p_code = codes[: len(t)], codes[len(t) :]
     k = len(classes)
     support = np.bincount(t_code, minlength=k)
     predicted = np.bincount(p_code, minlength=k)

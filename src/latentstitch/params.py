@@ -58,58 +58,145 @@ _AE_GRID = {"config": ANY, "bottlenecks": ANY, "seeds": ANY, "l2": ANY, "subset"
 _SCOPE = {"anchors": _ANCHORS, "methods": ANY, "scalings": ANY, "retrieval_queries": ANY, "translator": "translator"}
 _ALPHAS = {"min": ANY, "max": ANY, "num": ANY}
 # The few-anchor sweep (beyond the paper; latentstitch.few_anchors.FewAnchorSettings)
-_FEW_SCOPE = {"anchors": {"num": ANY, "seeds": ANY}, "methods": ANY, "scaling": ANY, "anchor_strategies": ANY,
-              "refine": ANY, "refine_options": ANY, "refine_overrides": ANY, "plain_only": ANY, "pool": ANY,
-              "translator": ANY, "pairs": ANY}
+_FEW_SCOPE = {
+    "anchors": {"num": ANY, "seeds": ANY},
+    "methods": ANY,
+    "scaling": ANY,
+    "anchor_strategies": ANY,
+    "refine": ANY,
+    "refine_options": ANY,
+    "refine_overrides": ANY,
+    "plain_only": ANY,
+    "pool": ANY,
+    "translator": ANY,
+    "pairs": ANY,
+}
 _FEW = {**_FEW_SCOPE, "datasets": Each(_FEW_SCOPE)}
 
 SCHEMA: dict[str, Any] = {
     "paths": {"cache_dir": ANY, "models_dir": ANY, "encodings_dir": ANY, "results_dir": ANY},
     "seed": ANY,
     "device": ANY,
-    "translator": ANY,   # sweep option (conf/translator/), checked by latentstitch.plan
-    "scaling": ANY,      # sweep option (conf/scaling/)
-    "anchors": ANY,      # sweep key
+    "translator": ANY,  # sweep option (conf/translator/), checked by latentstitch.plan
+    "scaling": ANY,  # sweep option (conf/scaling/)
+    "anchors": ANY,  # sweep key
     "encode": {"batch_size": ANY, "chunk_size": ANY, "amp": ANY, "progress": ANY},
     "logger": {"wandb": ANY, "project": ANY, "entity": ANY, "mode": ANY, "dir": ANY, "strict": ANY, "curves": ANY},
     "suite": {
-        "name": ANY, "tiny": ANY, "encodings_name": ANY,
-        "datasets": Each({"encoders": ANY, "heads": ANY, "subset": _SUBSET, "max_tokens": ANY,
-                          "autoencoders": _AE_GRID}),
+        "name": ANY,
+        "tiny": ANY,
+        "encodings_name": ANY,
+        "datasets": Each(
+            {"encoders": ANY, "heads": ANY, "subset": _SUBSET, "max_tokens": ANY, "autoencoders": _AE_GRID}
+        ),
         "anchors": _ANCHORS,
-        "stitch": {"methods": ANY, "scalings": ANY, "retrieval_queries": ANY, "translator": "translator",
-                   "datasets": Each({**_SCOPE, "autoencoders": _SCOPE}), "few_anchors": _FEW,
-                   # beyond the paper: methods on part of the grid; the pairs' similarity measures
-                   "method_grid": ANY, "similarity": ANY},
+        "stitch": {
+            "methods": ANY,
+            "scalings": ANY,
+            "retrieval_queries": ANY,
+            "translator": "translator",
+            "datasets": Each({**_SCOPE, "autoencoders": _SCOPE}),
+            "few_anchors": _FEW,
+            # beyond the paper: methods on part of the grid; the pairs' similarity measures
+            "method_grid": ANY,
+            "similarity": ANY,
+        },
         "report": {"paper_datasets": ANY, "anchors": ANY, "note": ANY, "ddof": ANY, "digits": ANY, "images": ANY},
         "appendix": {
-            "figure12": {"paper_figure": ANY, "dataset": ANY, "encoder": ANY, "head": ANY, "layers": ANY,
-                         "alphas": _ALPHAS, "test_subset": ANY, "tolerance": ANY},
-            "figure13": {"paper_figure": ANY, "dataset": ANY, "encoder": ANY, "head": ANY, "head_overrides": ANY,
-                         "activations": ANY, "alphas": _ALPHAS, "tolerance": ANY},
-            "figure2": {"paper_figure": ANY, "points": ANY, "anchors": ANY, "scale": ANY, "distortion": ANY,
-                        "methods": ANY, "translator": "translator", "tolerance": ANY},
-            "figure7": {"paper_figure": ANY, "dataset": ANY, "other_domain": ANY, "encoders": ANY, "head": ANY,
-                        "rows": _SUBSET, "anchors": ANY, "seeds": ANY, "methods": ANY, "scalings": ANY,
-                        "translator": "translator", "tolerance": ANY},
+            "figure12": {
+                "paper_figure": ANY,
+                "dataset": ANY,
+                "encoder": ANY,
+                "head": ANY,
+                "layers": ANY,
+                "alphas": _ALPHAS,
+                "test_subset": ANY,
+                "tolerance": ANY,
+            },
+            "figure13": {
+                "paper_figure": ANY,
+                "dataset": ANY,
+                "encoder": ANY,
+                "head": ANY,
+                "head_overrides": ANY,
+                "activations": ANY,
+                "alphas": _ALPHAS,
+                "tolerance": ANY,
+            },
+            "figure2": {
+                "paper_figure": ANY,
+                "points": ANY,
+                "anchors": ANY,
+                "scale": ANY,
+                "distortion": ANY,
+                "methods": ANY,
+                "translator": "translator",
+                "tolerance": ANY,
+            },
+            "figure7": {
+                "paper_figure": ANY,
+                "dataset": ANY,
+                "other_domain": ANY,
+                "encoders": ANY,
+                "head": ANY,
+                "rows": _SUBSET,
+                "anchors": ANY,
+                "seeds": ANY,
+                "methods": ANY,
+                "scalings": ANY,
+                "translator": "translator",
+                "tolerance": ANY,
+            },
         },
     },
     # The resolved config group options (conf/<group>/<name>.yaml), written by compose().
-    "datasets": Each({k: ANY for k in (
-        "name", "modality", "source", "split_seed", "test_fraction", "paper_table", "domain", "subset",
-        "class_names", "corpus", "data_dir", "hub_id", "image_dir", "input_column", "json_file",
-        "label_column", "path", "revision", "test_split", "text_field", "train_split", "paired_with")}, file="conf/dataset/{}.yaml"),
+    "datasets": Each(
+        {
+            k: ANY
+            for k in (
+                "name",
+                "modality",
+                "source",
+                "split_seed",
+                "test_fraction",
+                "paper_table",
+                "domain",
+                "subset",
+                "class_names",
+                "corpus",
+                "data_dir",
+                "hub_id",
+                "image_dir",
+                "input_column",
+                "json_file",
+                "label_column",
+                "path",
+                "revision",
+                "test_split",
+                "text_field",
+                "train_split",
+                "paired_with",
+            )
+        },
+        file="conf/dataset/{}.yaml",
+    ),
     "encoders": Each("encoder", file="conf/encoder/{}.yaml"),
     "heads": Each("head", file="conf/head/{}.yaml"),
-    "autoencoders": Each({"channels": ANY, "activation": ANY, "max_epochs": ANY, "lr": ANY, "batch_size": ANY},
-                         file="conf/autoencoder/{}.yaml"),
+    "autoencoders": Each(
+        {"channels": ANY, "activation": ANY, "max_epochs": ANY, "lr": ANY, "batch_size": ANY},
+        file="conf/autoencoder/{}.yaml",
+    ),
     COMPOSED: {"overrides": ANY, "sha256": ANY},
 }
 
 # Where a top-level section comes from, for error messages.
-_SOURCE_FILES = {"suite": "conf/suite/{suite}.yaml", "paths": "conf/paths/default.yaml",
-                 "logger": "conf/logger/ (the chosen option)", "encode": "conf/config.yaml",
-                 COMPOSED: "params.yaml (written by scripts/compose_params.py)"}
+_SOURCE_FILES = {
+    "suite": "conf/suite/{suite}.yaml",
+    "paths": "conf/paths/default.yaml",
+    "logger": "conf/logger/ (the chosen option)",
+    "encode": "conf/config.yaml",
+    COMPOSED: "params.yaml (written by scripts/compose_params.py)",
+}
 
 
 def _valid_keys(schema: Any) -> list[str]:
@@ -119,8 +206,10 @@ def _valid_keys(schema: Any) -> list[str]:
 def _unknown(unknown: set, valid: list[str], where: str, file: str) -> None:
     if unknown:
         names = ", ".join(repr(k) for k in sorted(unknown, key=str))
-        raise ConfigError(f"unknown key{'s' if len(unknown) > 1 else ''} {names} in {where or 'the config'} "
-                         f"(file: {file}); valid keys: {', '.join(valid)}")
+        raise ConfigError(
+            f"unknown key{'s' if len(unknown) > 1 else ''} {names} in {where or 'the config'} "
+            f"(file: {file}); valid keys: {', '.join(valid)}"
+        )
 
 
 def _check(value: Any, schema: Any, where: str, file: str, special: Any = None) -> None:
@@ -139,8 +228,9 @@ def _check(value: Any, schema: Any, where: str, file: str, special: Any = None) 
             _check(item, schema.schema, f"{where}.{name}", schema.file.format(name) if schema.file else file, special)
         return
     if not isinstance(value, dict):
-        raise ConfigError(f"{where} must be a mapping with keys {', '.join(_valid_keys(schema))} "
-                         f"(file: {file}), got {value!r}")
+        raise ConfigError(
+            f"{where} must be a mapping with keys {', '.join(_valid_keys(schema))} (file: {file}), got {value!r}"
+        )
     _unknown(set(value) - set(schema), _valid_keys(schema), where, file)
     for key, item in value.items():
         _check(item, schema[key], f"{where}.{key}" if where else str(key), file, special)
@@ -172,8 +262,12 @@ def referenced(cfg: DictConfig) -> dict[str, list[str]]:
         if dcfg.get("autoencoders"):
             names["autoencoder"][dcfg.autoencoders.get("config", "cnn")] = None
     for block in (suite.get("appendix") or {}).values():
-        for key, group in (("dataset", "dataset"), ("other_domain", "dataset"), ("encoder", "encoder"),
-                           ("head", "head")):
+        for key, group in (
+            ("dataset", "dataset"),
+            ("other_domain", "dataset"),
+            ("encoder", "encoder"),
+            ("head", "head"),
+        ):
             if block.get(key) is not None:
                 names[group][str(block[key])] = None
         for encoder in block.get("encoders") or []:
@@ -230,11 +324,15 @@ def check_fresh(cfg: DictConfig, path: str = "params.yaml") -> None:
     (a loaded params.yaml) was composed from."""
     record = cfg.get(COMPOSED)
     if record is None:
-        raise ConfigError(f"{path} has no `{COMPOSED}` record: it was not written by scripts/compose_params.py; "
-                         "compose it: python scripts/compose_params.py [overrides]")
+        raise ConfigError(
+            f"{path} has no `{COMPOSED}` record: it was not written by scripts/compose_params.py; "
+            "compose it: python scripts/compose_params.py [overrides]"
+        )
     overrides = [str(o) for o in record.get("overrides") or []]
     now = _digest(compose(overrides))
     if now != record.get("sha256"):
         command = " ".join(["python scripts/compose_params.py", *overrides])
-        raise ConfigError(f"{path} is stale: conf/ has changed since it was composed (overrides: "
-                         f"{overrides or 'none'}); recompose it: {command}")
+        raise ConfigError(
+            f"{path} is stale: conf/ has changed since it was composed (overrides: "
+            f"{overrides or 'none'}); recompose it: {command}"
+        )

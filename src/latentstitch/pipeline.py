@@ -40,46 +40,117 @@ PLOTS = "${paths.results_dir}/plots"
 @dataclass(frozen=True)
 class Stage:
     name: str
-    module: str                      # run as `python -m <module> --params params.yaml`
-    params: tuple[str, ...]          # the params.yaml sections it reads
-    reads: tuple[str, ...] = ()      # upstream artifacts
-    writes: tuple[str, ...] = ()     # its outputs (persist: a failed run never deletes them)
-    files: tuple[str, ...] = ()      # other files it reads (repo-relative)
+    module: str  # run as `python -m <module> --params params.yaml`
+    params: tuple[str, ...]  # the params.yaml sections it reads
+    reads: tuple[str, ...] = ()  # upstream artifacts
+    writes: tuple[str, ...] = ()  # its outputs (persist: a failed run never deletes them)
+    files: tuple[str, ...] = ()  # other files it reads (repo-relative)
     metrics: tuple[str, ...] = ()
     plots: tuple[str, ...] = ()
     description: str = ""
 
 
 STAGES: tuple[Stage, ...] = (
-    Stage("config", "latentstitch.validation", params=(),
-          files=("conf",),
-          description="params.yaml fresh (conf/ unchanged since it was composed) and valid, every model available"),
-    Stage("encode", "latentstitch.stages.encode",
-          params=("suite.tiny", "suite.datasets", "datasets", "encoders", "encode", "device",
-                  "paths.encodings_dir", "paths.models_dir"),
-          writes=(ENCODINGS,), description="every suite dataset x its encoders x (train, test)"),
-    Stage("train_heads", "latentstitch.stages.train_heads",
-          params=("suite.name", "suite.datasets", "heads", "seed", "device"),
-          reads=(ENCODINGS,), writes=(HEADS,)),
-    Stage("train_relative_heads", "latentstitch.stages.train_relative_heads",
-          params=("suite.name", "suite.datasets", "suite.anchors", "suite.stitch", "translator", "scaling",
-                  "anchors", "heads", "seed", "device"),
-          reads=(ENCODINGS,), writes=(RELATIVE_HEADS,)),
-    Stage("train_autoencoders", "latentstitch.stages.train_autoencoders",
-          params=("suite.name", "suite.datasets", "datasets", "autoencoders", "device"),
-          writes=(AUTOENCODERS,)),
-    Stage("stitch", "latentstitch.stages.stitch",
-          params=("suite.name", "suite.datasets", "suite.anchors", "suite.stitch", "translator", "scaling",
-                  "anchors", "datasets", "device"),
-          reads=(ENCODINGS, HEADS, RELATIVE_HEADS, AUTOENCODERS), writes=(STITCH,)),
-    Stage("appendix", "latentstitch.stages.appendix",
-          params=("suite.name", "suite.tiny", "suite.datasets", "suite.appendix", "datasets", "encoders", "heads",
-                  "encode.batch_size", "seed", "device", "paths.models_dir"),
-          reads=(ENCODINGS, HEADS), writes=(APPENDIX,)),
-    Stage("report", "latentstitch.stages.report",
-          params=("suite.name", "suite.tiny", "suite.datasets", "suite.report", "datasets", "encoders"),
-          reads=(STITCH, APPENDIX), writes=(REPORT,), files=("reports/paper/paper_values.csv",),
-          metrics=(METRICS,), plots=(PLOTS,)),
+    Stage(
+        "config",
+        "latentstitch.validation",
+        params=(),
+        files=("conf",),
+        description="params.yaml fresh (conf/ unchanged since it was composed) and valid, every model available",
+    ),
+    Stage(
+        "encode",
+        "latentstitch.stages.encode",
+        params=(
+            "suite.tiny",
+            "suite.datasets",
+            "datasets",
+            "encoders",
+            "encode",
+            "device",
+            "paths.encodings_dir",
+            "paths.models_dir",
+        ),
+        writes=(ENCODINGS,),
+        description="every suite dataset x its encoders x (train, test)",
+    ),
+    Stage(
+        "train_heads",
+        "latentstitch.stages.train_heads",
+        params=("suite.name", "suite.datasets", "heads", "seed", "device"),
+        reads=(ENCODINGS,),
+        writes=(HEADS,),
+    ),
+    Stage(
+        "train_relative_heads",
+        "latentstitch.stages.train_relative_heads",
+        params=(
+            "suite.name",
+            "suite.datasets",
+            "suite.anchors",
+            "suite.stitch",
+            "translator",
+            "scaling",
+            "anchors",
+            "heads",
+            "seed",
+            "device",
+        ),
+        reads=(ENCODINGS,),
+        writes=(RELATIVE_HEADS,),
+    ),
+    Stage(
+        "train_autoencoders",
+        "latentstitch.stages.train_autoencoders",
+        params=("suite.name", "suite.datasets", "datasets", "autoencoders", "device"),
+        writes=(AUTOENCODERS,),
+    ),
+    Stage(
+        "stitch",
+        "latentstitch.stages.stitch",
+        params=(
+            "suite.name",
+            "suite.datasets",
+            "suite.anchors",
+            "suite.stitch",
+            "translator",
+            "scaling",
+            "anchors",
+            "datasets",
+            "device",
+        ),
+        reads=(ENCODINGS, HEADS, RELATIVE_HEADS, AUTOENCODERS),
+        writes=(STITCH,),
+    ),
+    Stage(
+        "appendix",
+        "latentstitch.stages.appendix",
+        params=(
+            "suite.name",
+            "suite.tiny",
+            "suite.datasets",
+            "suite.appendix",
+            "datasets",
+            "encoders",
+            "heads",
+            "encode.batch_size",
+            "seed",
+            "device",
+            "paths.models_dir",
+        ),
+        reads=(ENCODINGS, HEADS),
+        writes=(APPENDIX,),
+    ),
+    Stage(
+        "report",
+        "latentstitch.stages.report",
+        params=("suite.name", "suite.tiny", "suite.datasets", "suite.report", "datasets", "encoders"),
+        reads=(STITCH, APPENDIX),
+        writes=(REPORT,),
+        files=("reports/paper/paper_values.csv",),
+        metrics=(METRICS,),
+        plots=(PLOTS,),
+    ),
 )
 
 
@@ -177,8 +248,11 @@ def dvc_yaml() -> str:
         if stage.params:
             lines.append("    params:")
             lines += [f"      - {key}" for key in stage.params]
-        outs = [(path, "outs") for path in stage.writes] + [(p, "metrics") for p in stage.metrics] + \
-               [(p, "plots") for p in stage.plots]
+        outs = (
+            [(path, "outs") for path in stage.writes]
+            + [(p, "metrics") for p in stage.metrics]
+            + [(p, "plots") for p in stage.plots]
+        )
         for kind in ("outs", "metrics", "plots"):
             chosen = [path for path, k in outs if k == kind]
             if not chosen:

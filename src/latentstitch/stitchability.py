@@ -54,7 +54,9 @@ class SimilaritySettings:
                 f"unknown measure(s) {bad} in suite.stitch.similarity.measures; valid: {', '.join(MEASURES)}"
             )
         anchors = node.get("anchors")
-        anchors = None if anchors is None else tuple(int(a) for a in (anchors if isinstance(anchors, list) else [anchors]))
+        anchors = (
+            None if anchors is None else tuple(int(a) for a in (anchors if isinstance(anchors, list) else [anchors]))
+        )
         return cls(True, int(node.get("k", 10)), float(node.get("keep", 0.99)), measures, anchors)
 
 

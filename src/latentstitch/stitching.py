@@ -28,7 +28,15 @@ TRANSLATION_METHODS = ("affine", "linear", "l-ortho", "ortho", "ridge", "irp", "
 # set is formed and decoded.
 NONLINEAR_METHODS = ("irp", "kernel", "mlp")
 RESULT_COLUMNS = [
-    "source", "target", "decoder", "method", "scaling", "anchors", "seed", "metric", "value",
+    "source",
+    "target",
+    "decoder",
+    "method",
+    "scaling",
+    "anchors",
+    "seed",
+    "metric",
+    "value",
 ]
 
 
@@ -46,9 +54,7 @@ class Space:
             if x.ndim != 2:
                 raise ValueError(f"space {self.name!r}: {split} must be 2-D, got shape {x.shape}")
         if self.train.shape[1] != self.test.shape[1]:
-            raise ValueError(
-                f"space {self.name!r}: train dim {self.train.shape[1]} != test dim {self.test.shape[1]}"
-            )
+            raise ValueError(f"space {self.name!r}: train dim {self.train.shape[1]} != test dim {self.test.shape[1]}")
 
     @property
     def dim(self) -> int:
@@ -118,18 +124,22 @@ class StitchSettings:
             raise ValueError(f"anchor_counts must be >= 2, got {list(self.anchor_counts)}")
         for method, grid in self.method_grid.items():
             if method not in TRANSLATION_METHODS:
-                raise ValueError(f"method_grid names {method!r}, not a translation method "
-                                 f"({', '.join(TRANSLATION_METHODS)})")
+                raise ValueError(
+                    f"method_grid names {method!r}, not a translation method ({', '.join(TRANSLATION_METHODS)})"
+                )
             if not isinstance(grid, dict) or set(grid) - {"anchors", "scalings", "seeds"}:
-                raise ValueError(f"method_grid[{method!r}] must be a mapping with keys among anchors, scalings, "
-                                 f"seeds, got {grid!r}")
+                raise ValueError(
+                    f"method_grid[{method!r}] must be a mapping with keys among anchors, scalings, seeds, got {grid!r}"
+                )
 
     def runs(self, method: str, anchors: int, scaling: str, seed: int) -> bool:
         """Whether ``method`` runs at (``anchors``, ``scaling``, ``seed``) (see ``method_grid``)."""
         grid = self.method_grid.get(method, {})
-        return (int(anchors) in [int(a) for a in grid.get("anchors", [anchors])]
-                and scaling in grid.get("scalings", [scaling])
-                and int(seed) in [int(s) for s in grid.get("seeds", [seed])])
+        return (
+            int(anchors) in [int(a) for a in grid.get("anchors", [anchors])]
+            and scaling in grid.get("scalings", [scaling])
+            and int(seed) in [int(s) for s in grid.get("seeds", [seed])]
+        )
 
 
 def resolve_device(device: str | None) -> torch.device | None:
@@ -145,9 +155,12 @@ def resolve_device(device: str | None) -> torch.device | None:
     if torch.cuda.is_available():
         return torch.device("cuda" if device == "auto" else device)
     if device != "auto":
-        warnings.warn(f"stitch device {device!r} asked for, but torch sees no CUDA device "
-                      f"(torch {torch.__version__}, cuda build {torch.version.cuda}): stitching on the CPU",
-                      RuntimeWarning, stacklevel=2)
+        warnings.warn(
+            f"stitch device {device!r} asked for, but torch sees no CUDA device "
+            f"(torch {torch.__version__}, cuda build {torch.version.cuda}): stitching on the CPU",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     return None
 
 
@@ -255,9 +268,19 @@ def stitch(
 
     def emit(source, target, decoder, method, scaling, anchors, seed, values: dict[str, float]):
         for metric, value in values.items():
-            rows.append(dict(source=source, target=target, decoder=decoder, method=method,
-                             scaling=scaling, anchors=anchors, seed=seed, metric=metric,
-                             value=float(value)))
+            rows.append(
+                dict(
+                    source=source,
+                    target=target,
+                    decoder=decoder,
+                    method=method,
+                    scaling=scaling,
+                    anchors=anchors,
+                    seed=seed,
+                    metric=metric,
+                    value=float(value),
+                )
+            )
 
     absolute_decoders = [d for d in decoders if not d.relative]
     whole = any(d.kind == "reconstruction" for d in decoders)
@@ -289,8 +312,16 @@ def stitch(
             x_t = x_in if x_dev is None else x_dev
             z = x_in if translator is None else to_host(translator.apply(x_t[:queries] if sample else x_t))
         with clock("latent metrics"):
-            emit(source, target, "latent", method, scaling, anchors, seed,
-                 _latent_rows(z, spaces[target].test, queries, whole))
+            emit(
+                source,
+                target,
+                "latent",
+                method,
+                scaling,
+                anchors,
+                seed,
+                _latent_rows(z, spaces[target].test, queries, whole),
+            )
         with clock("decode"):
             for d in targets_decoders:
                 if d.readout is None or translator is None or not composes:
@@ -306,8 +337,16 @@ def stitch(
 
     with clock("decode"):
         for d in absolute_decoders:  # no-stitch: each decoder on its own encoder
-            emit(d.space, d.space, d.name, "no-stitch", "none", 0, 0,
-                 _decoder_rows(d, spaces[d.space].test, y_test, images_test))
+            emit(
+                d.space,
+                d.space,
+                d.name,
+                "no-stitch",
+                "none",
+                0,
+                0,
+                _decoder_rows(d, spaces[d.space].test, y_test, images_test),
+            )
 
     targets_of = {s: [t for t in spaces if t != s or settings.self_pairs] for s in spaces}
     if "absolute" in settings.methods:
@@ -327,8 +366,16 @@ def stitch(
                         for t in targets:
                             for d in decoders:
                                 if d.relative and d.space == t and d.anchor_key == (count, seed):
-                                    emit(s, t, d.name, "relative", "none", count, seed,
-                                         _decoder_rows(d, rel, y_test, images_test))
+                                    emit(
+                                        s,
+                                        t,
+                                        d.name,
+                                        "relative",
+                                        "none",
+                                        count,
+                                        seed,
+                                        _decoder_rows(d, rel, y_test, images_test),
+                                    )
             for scaling in settings.scalings:
                 for method in methods:
                     if not settings.runs(method, count, scaling, seed):
@@ -339,19 +386,41 @@ def stitch(
                         start = time.perf_counter()
                         with clock("fit"):
                             translators = fit_translators(
-                                to_device(spaces[s].train[idx]), [to_device(spaces[t].train[idx]) for t in targets],
-                                method, scaling, seed=seed, **settings.translator_kwargs,
+                                to_device(spaces[s].train[idx]),
+                                [to_device(spaces[t].train[idx]) for t in targets],
+                                method,
+                                scaling,
+                                seed=seed,
+                                **settings.translator_kwargs,
                             )
-                        fits.append(dict(method=method, scaling=scaling, anchors=count, seed=seed, source=s,
-                                         translators=len(targets), seconds=time.perf_counter() - start))
+                        fits.append(
+                            dict(
+                                method=method,
+                                scaling=scaling,
+                                anchors=count,
+                                seed=seed,
+                                source=s,
+                                translators=len(targets),
+                                seconds=time.perf_counter() - start,
+                            )
+                        )
                         with clock("transform"):
                             # fit_translators' translators share the source's scaling: one
                             # check and one prepare of its test set serve every target
                             x_dev = translators[0].prepare(to_device(spaces[s].test, (s, 0)))
                             x_in = to_host(x_dev)
                         for t, translator in zip(targets, translators):
-                            score(s, t, method, scaling, count, seed, x_in, translator,
-                                  x_dev=None if device is None else x_dev)
+                            score(
+                                s,
+                                t,
+                                method,
+                                scaling,
+                                count,
+                                seed,
+                                x_in,
+                                translator,
+                                x_dev=None if device is None else x_dev,
+                            )
     table = pd.DataFrame(rows, columns=RESULT_COLUMNS)
     table.attrs["seconds"] = dict(clock.seconds)
     table.attrs["fit_seconds"] = fits

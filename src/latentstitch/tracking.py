@@ -99,16 +99,21 @@ def _fail(what: str, err: BaseException, strict: bool) -> None:
     if _failure["first"] is not None:
         return
     _failure["first"] = message
-    print(f"warning: {message}\n  The stage's results are on disk and unaffected; nothing more is logged to "
-          "wandb by this process. Set logger.strict=true to make this an error.", file=sys.stderr, flush=True)
+    print(
+        f"warning: {message}\n  The stage's results are on disk and unaffected; nothing more is logged to "
+        "wandb by this process. Set logger.strict=true to make this an error.",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def _import_wandb():
     try:
         import wandb
     except ImportError as err:
-        raise ImportError(f"wandb is not installed ({err}); install it (pip install wandb) or run with "
-                          "logger=none") from err
+        raise ImportError(
+            f"wandb is not installed ({err}); install it (pip install wandb) or run with logger=none"
+        ) from err
     return wandb
 
 
@@ -260,6 +265,7 @@ class Tracker:
 
     def summary(self, values: Mapping[str, Any]) -> None:
         """Headline numbers shown in the runs table (missing values are left out)."""
+
         def update() -> None:
             for key, value in values.items():
                 value = summary_value(value)
@@ -270,6 +276,7 @@ class Tracker:
 
     def table(self, key: str, frame: Any) -> None:
         """``frame`` as a wandb.Table (see ``table_data`` for the column types)."""
+
         def log() -> None:
             wandb = _import_wandb()
             columns, data = table_data(frame)
@@ -284,17 +291,23 @@ class Tracker:
 
         def log() -> None:
             wandb = _import_wandb()
-            self._run.log({key: wandb.Image(str(img) if isinstance(img, Path) else img, caption=caption)
-                           for key, (img, caption) in images.items()})
+            self._run.log(
+                {
+                    key: wandb.Image(str(img) if isinstance(img, Path) else img, caption=caption)
+                    for key, (img, caption) in images.items()
+                }
+            )
 
         self.guard(f"logging {len(images)} images ({next(iter(images))}, ...)", log)
 
     def html(self, key: str, html: str) -> None:
         self.guard(f"logging {key!r}", lambda: self._run.log({key: _import_wandb().Html(html)}))
 
-    def artifact(self, name: str, kind: str, paths: Sequence[Path], description: str = "",
-                 root: Path | None = None) -> None:
+    def artifact(
+        self, name: str, kind: str, paths: Sequence[Path], description: str = "", root: Path | None = None
+    ) -> None:
         """Files (or folders) as one artifact; names inside relative to ``root`` when given."""
+
         def log() -> None:
             artifact = _import_wandb().Artifact(_artifact_name(name), type=kind, description=description)
             for path in paths:
@@ -328,13 +341,20 @@ def _artifact_name(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "-" for c in name)
 
 
-def _init(settings: LoggerSettings, *, group: str, job_type: str, name: str, tags: Sequence[str],
-          config: Mapping[str, Any]) -> Any:
+def _init(
+    settings: LoggerSettings, *, group: str, job_type: str, name: str, tags: Sequence[str], config: Mapping[str, Any]
+) -> Any:
     wandb = _import_wandb()
     kwargs: dict[str, Any] = {
-        "project": settings.project, "entity": settings.entity, "mode": settings.mode, "group": group[:128],
-        "job_type": job_type[:64], "name": name[:128], "tags": list(dict.fromkeys(t[:64] for t in tags)),
-        "config": dict(config), "reinit": "create_new",
+        "project": settings.project,
+        "entity": settings.entity,
+        "mode": settings.mode,
+        "group": group[:128],
+        "job_type": job_type[:64],
+        "name": name[:128],
+        "tags": list(dict.fromkeys(t[:64] for t in tags)),
+        "config": dict(config),
+        "reinit": "create_new",
     }
     if settings.dir is not None:
         Path(settings.dir).mkdir(parents=True, exist_ok=True)
@@ -363,9 +383,17 @@ def stage_run(cfg: DictConfig, stage: str) -> Iterator[Tracker]:
         return
     strict = context.settings.strict
     probe = Tracker(run=object(), strict=strict)  # guards the init like any other call
-    run = probe.guard(f"starting the {stage} run", lambda: _init(
-        context.settings, group=context.group, job_type=stage, name=context.name, tags=context.tags,
-        config=_config_of(cfg, context)))
+    run = probe.guard(
+        f"starting the {stage} run",
+        lambda: _init(
+            context.settings,
+            group=context.group,
+            job_type=stage,
+            name=context.name,
+            tags=context.tags,
+            config=_config_of(cfg, context),
+        ),
+    )
     tracker = Tracker(run, strict=strict)
     token = _ACTIVE.set(context)
     ok = False
@@ -381,6 +409,7 @@ def tracked_stage(stage: str, run: Callable[[DictConfig], Any]) -> Callable[[Dic
     """``run`` inside ``stage``'s wandb run: the stage writes its results to disk, then what
     it wrote is logged (``latentstitch.reports.tracked``). A logging error never loses a result
     or fails the stage (unless ``logger.strict``)."""
+
     def tracked(cfg: DictConfig) -> Any:
         with stage_run(cfg, stage) as tracker:
             result = run(cfg)
@@ -435,9 +464,16 @@ def decoder_logger(logger_cfg: Any, *, name: str, group: str | None = None) -> A
         @property
         def experiment(self) -> Any:
             if self._tracker is None:
+
                 def start() -> Any:
-                    run = _init(settings, group=run_group, job_type=stage, name=f"{suite}/{stage}/{name}", tags=tags,
-                                config={"decoder": name, "suite": suite, "stage": stage})
+                    run = _init(
+                        settings,
+                        group=run_group,
+                        job_type=stage,
+                        name=f"{suite}/{stage}/{name}",
+                        tags=tags,
+                        config={"decoder": name, "suite": suite, "stage": stage},
+                    )
                     run.define_metric("trainer/global_step")
                     run.define_metric("*", step_metric="trainer/global_step", step_sync=True)
                     return run
@@ -449,13 +485,15 @@ def decoder_logger(logger_cfg: Any, *, name: str, group: str | None = None) -> A
 
         def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
             _ = self.experiment
-            self._tracker.guard(f"logging the training curves of {name}", lambda: super(DecoderLogger, self)
-                                .log_metrics(metrics, step))
+            self._tracker.guard(
+                f"logging the training curves of {name}", lambda: super(DecoderLogger, self).log_metrics(metrics, step)
+            )
 
         def log_hyperparams(self, params: Any) -> None:
             _ = self.experiment
-            self._tracker.guard(f"logging the settings of {name}", lambda: super(DecoderLogger, self)
-                                .log_hyperparams(params))
+            self._tracker.guard(
+                f"logging the settings of {name}", lambda: super(DecoderLogger, self).log_hyperparams(params)
+            )
 
         def finish_run(self) -> None:
             if self._tracker is not None:

@@ -49,8 +49,6 @@ def _special(kind: str, value: Any, where: str, file: str) -> None:
         _unknown(set(value) - _KNOWN_KEYS, sorted(_KNOWN_KEYS), where, file)
 
 
-
-
 def validate_plan(cfg: DictConfig) -> None:
     """Fail in seconds, before any work, when the plan cannot run: a dataset, encoder, head or
     autoencoder option the suite names that is not resolved or invalid, an unknown dataset
@@ -67,8 +65,10 @@ def validate_plan(cfg: DictConfig) -> None:
             if group == "dataset":
                 source = option.get("source")
                 if source not in SOURCES:
-                    raise ConfigError(f"dataset {name!r} (conf/dataset/{name}.yaml): unknown source {source!r}; "
-                                     f"valid: {', '.join(SOURCES)}")
+                    raise ConfigError(
+                        f"dataset {name!r} (conf/dataset/{name}.yaml): unknown source {source!r}; "
+                        f"valid: {', '.join(SOURCES)}"
+                    )
             elif group == "encoder":
                 spec = load_spec(option)
                 if not tiny:
@@ -100,8 +100,10 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         record_imports()
     names = referenced(cfg)
-    print(f"{argv[1]}: fresh and valid; suite {cfg.suite.name}: "
-          + "; ".join(f"{len(v)} {k}(s)" for k, v in names.items()))
+    print(
+        f"{argv[1]}: fresh and valid; suite {cfg.suite.name}: "
+        + "; ".join(f"{len(v)} {k}(s)" for k, v in names.items())
+    )
     return 0
 
 

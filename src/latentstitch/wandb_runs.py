@@ -41,10 +41,10 @@ def records(path: str | Path) -> Iterator[Any]:
         if left < _HEADER:  # the rest of a block too short for a header is padding
             pos += left
             continue
-        checksum, length, kind = struct.unpack("<IHB", data[pos:pos + _HEADER])
+        checksum, length, kind = struct.unpack("<IHB", data[pos : pos + _HEADER])
         if length == 0 and kind == 0:
             break  # zero-filled tail of a file still being written
-        chunk = data[pos + _HEADER:pos + _HEADER + length]
+        chunk = data[pos + _HEADER : pos + _HEADER + length]
         if zlib.crc32(bytes([kind]) + chunk) & 0xFFFFFFFF != checksum:
             raise ValueError(f"{path}: checksum mismatch in the record at byte {pos}")
         pos += _HEADER + length
@@ -132,8 +132,9 @@ def read_run(run_dir: str | Path) -> OfflineRun:
                 run.files += [f.path for f in record.files.files]
             elif kind == "artifact":
                 a = record.artifact
-                run.artifacts.append({"type": a.type, "name": a.name,
-                                      "files": [entry.path for entry in a.manifest.contents]})
+                run.artifacts.append(
+                    {"type": a.type, "name": a.name, "files": [entry.path for entry in a.manifest.contents]}
+                )
             elif kind == "exit":
                 run.exit_code = record.exit.exit_code
     run.config.pop("_wandb", None)
@@ -157,8 +158,10 @@ def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     for run in read_runs(argv[0] if argv else "wandb"):
         keys = [k for k in run.summary if not k.startswith("_")]
-        print(f"{run.dir.name}  group={run.group!r} job_type={run.job_type!r} name={run.name!r} "
-              f"tags={run.tags} exit={run.exit_code} summary keys={len(keys)} history rows={len(run.history)}")
+        print(
+            f"{run.dir.name}  group={run.group!r} job_type={run.job_type!r} name={run.name!r} "
+            f"tags={run.tags} exit={run.exit_code} summary keys={len(keys)} history rows={len(run.history)}"
+        )
 
 
 if __name__ == "__main__":

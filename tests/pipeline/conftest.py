@@ -12,8 +12,9 @@ from latentstitch.config import REPO_ROOT
 def _copy_worktree(repo: Path) -> Path:
     """Copy the tracked tree plus uncommitted, non-ignored files into ``repo`` and make it a
     git repository (DVC wants one); caches, results and .venv stay behind."""
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO_ROOT, check=True,
-                           capture_output=True, text=True).stdout.split()
+    files = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO_ROOT, check=True, capture_output=True, text=True
+    ).stdout.split()
     for name in files:
         src = REPO_ROOT / name
         if src.is_file():

@@ -37,18 +37,45 @@ AE_DATASETS = ["mnist", "fashion_mnist", "cifar10", "cifar100_fine"]
 # Tiny stand-ins of the hub datasets: each hub id's splits, columns and label features as on
 # the hub (ClassLabel names where they are short; CIFAR-100's 100 / 20 as numbered names).
 _DIGITS = [str(i) for i in range(10)]
-_FASHION = ["T - shirt / top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
-            "Ankle boot"]
+_FASHION = [
+    "T - shirt / top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+]
 _CIFAR10 = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
-_DBPEDIA = ["Company", "EducationalInstitution", "Artist", "Athlete", "OfficeHolder", "MeanOfTransportation",
-            "Building", "NaturalPlace", "Village", "Animal", "Plant", "Album", "Film", "WrittenWork"]
+_DBPEDIA = [
+    "Company",
+    "EducationalInstitution",
+    "Artist",
+    "Athlete",
+    "OfficeHolder",
+    "MeanOfTransportation",
+    "Building",
+    "NaturalPlace",
+    "Village",
+    "Animal",
+    "Plant",
+    "Album",
+    "Film",
+    "WrittenWork",
+]
 HUB_DATASETS = {
     "ylecun/mnist": {"image": ("image", (28, 28)), "label": _DIGITS},
     "zalando-datasets/fashion_mnist": {"image": ("image", (28, 28)), "label": _FASHION},
     "uoft-cs/cifar10": {"img": ("image", (32, 32, 3)), "label": _CIFAR10},
     "uoft-cs/cifar100": {"img": ("image", (32, 32, 3)), "fine_label": 100, "coarse_label": 20},
-    "CogComp/trec": {"text": ("text",), "coarse_label": ["ABBR", "ENTY", "DESC", "HUM", "LOC", "NUM"],
-                     "fine_label": 50},
+    "CogComp/trec": {
+        "text": ("text",),
+        "coarse_label": ["ABBR", "ENTY", "DESC", "HUM", "LOC", "NUM"],
+        "fine_label": 50,
+    },
     "fancyzhx/ag_news": {"text": ("text",), "label": ["World", "Sports", "Business", "Sci/Tech"]},
     "fancyzhx/dbpedia_14": {"label": _DBPEDIA, "title": ("text",), "content": ("text",)},
     "stanfordnlp/imdb": {"text": ("text",), "label": ["neg", "pos"]},
@@ -56,8 +83,10 @@ HUB_DATASETS = {
 SIZES = {"train": 48, "test": 24}
 # Labels use the first few classes only, so that every class in the data has several rows.
 LABELS_USED = 4
-WORDS = ("the a of stock markets fell rose shares bank game team won match film music election "
-         "government minister phone software cat dog sat mat").split()
+WORDS = (
+    "the a of stock markets fell rose shares bank game team won match film music election "
+    "government minister phone software cat dog sat mat"
+).split()
 N24NEWS_SECTIONS = ["Arts", "Science", "Sports", "Travel"]
 N24NEWS_ARTICLES = 60
 
@@ -68,12 +97,16 @@ N24NEWS_ARTICLES = 60
 # sweeps, Table 8's count below Table 3's).
 TWO_VISION, TWO_TEXT = "[vit_small_patch16_224,clip_vit_b32_vision]", "[bert_base_cased,clip_vit_b32_text]"
 SHRINK = [
-    "suite=paper", "suite.tiny=true", "+suite.encodings_name=encodings_tiny",
+    "suite=paper",
+    "suite.tiny=true",
+    "+suite.encodings_name=encodings_tiny",
     *[f"suite.datasets.{d}.encoders={TWO_VISION}" for d in VISION + ["n24news_image"] if d != "cifar10"],
     *[f"suite.datasets.{d}.encoders={TWO_TEXT}" for d in TEXT + ["n24news_text"] if d != "trec"],
-    *[f"suite.datasets.{d}.autoencoders={{config: cnn_tiny, bottlenecks: [4, 8], seeds: [0, 1], l2: [false, true]}}"
-      for d in AE_DATASETS],
-    "suite.datasets.dbpedia_14.subset={train: 40}",   # the suite subsets DBpedia's train split
+    *[
+        f"suite.datasets.{d}.autoencoders={{config: cnn_tiny, bottlenecks: [4, 8], seeds: [0, 1], l2: [false, true]}}"
+        for d in AE_DATASETS
+    ],
+    "suite.datasets.dbpedia_14.subset={train: 40}",  # the suite subsets DBpedia's train split
     "suite.anchors={num: [16], seeds: [0, 1]}",
     "suite.stitch.retrieval_queries=16",
     "suite.stitch.translator.affine_steps=20",
@@ -81,12 +114,15 @@ SHRINK = [
     "suite.stitch.datasets.cifar100_fine.anchors={num: [8, 16]}",
     *[f"suite.stitch.datasets.{d}.anchors={{num: [16]}}" for d in N24NEWS],
     "suite.report.anchors={default: 16, table8: 8, n24news_text: 16, n24news_image: 16}",
-    "suite.appendix.figure12.test_subset=8", "suite.appendix.figure12.alphas={min: 0.1, max: 10, num: 3}",
+    "suite.appendix.figure12.test_subset=8",
+    "suite.appendix.figure12.alphas={min: 0.1, max: 10, num: 3}",
     "+suite.appendix.figure13.head_overrides={hidden_dims: [16, 8], max_epochs: 3}",
     "suite.appendix.figure13.alphas={min: 0.1, max: 10, num: 5}",
     "suite.appendix.figure2.translator={affine_steps: 50, affine_lr: 0.01}",
-    f"suite.appendix.figure7.encoders={TWO_VISION}", "suite.appendix.figure7.rows={train: 32, test: 16}",
-    "suite.appendix.figure7.anchors=16", "suite.appendix.figure7.seeds=[0]",
+    f"suite.appendix.figure7.encoders={TWO_VISION}",
+    "suite.appendix.figure7.rows={train: 32, test: 16}",
+    "suite.appendix.figure7.anchors=16",
+    "suite.appendix.figure7.seeds=[0]",
     "+suite.appendix.figure7.translator={affine_steps: 20}",
 ]
 
@@ -96,10 +132,20 @@ def _env(repo: Path) -> dict[str, str]:
     # BLAS/torch thread (tiny models gain nothing from two, and oversubscription on a busy
     # 2-core machine slowed stages tenfold); `datasets` caches the local folders in the copy.
     # PYTHONPATH: the copy's code runs, not an editable install's.
-    return dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}", PYTHONPATH=str(repo / "src"),
-                LATENTSTITCH_CONF_DIR=str(repo / "conf"), HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1",
-                TRANSFORMERS_OFFLINE="1", WANDB_MODE="disabled", HF_DATASETS_CACHE=str(repo / "hf_datasets_cache"),
-                OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    return dict(
+        os.environ,
+        PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}",
+        PYTHONPATH=str(repo / "src"),
+        LATENTSTITCH_CONF_DIR=str(repo / "conf"),
+        HF_HUB_OFFLINE="1",
+        HF_DATASETS_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+        WANDB_MODE="disabled",
+        HF_DATASETS_CACHE=str(repo / "hf_datasets_cache"),
+        OMP_NUM_THREADS="1",
+        OPENBLAS_NUM_THREADS="1",
+        MKL_NUM_THREADS="1",
+    )
 
 
 def _run(args, cwd: Path, env: dict[str, str] | None = None, **kwargs):
@@ -114,8 +160,11 @@ def _run(args, cwd: Path, env: dict[str, str] | None = None, **kwargs):
 @pytest.mark.parametrize("suite", SUITES)
 def test_every_suite_composes_and_resolves(suite, tmp_path):
     out = tmp_path / "params.yaml"
-    _run([sys.executable, str(REPO_ROOT / "scripts" / "compose_params.py"), f"suite={suite}", "--output", str(out)],
-         REPO_ROOT, env=dict(os.environ))
+    _run(
+        [sys.executable, str(REPO_ROOT / "scripts" / "compose_params.py"), f"suite={suite}", "--output", str(out)],
+        REPO_ROOT,
+        env=dict(os.environ),
+    )
     cfg = OmegaConf.load(out)
     assert cfg.suite.datasets, f"suite {suite} builds no dataset"
     stitched = 0
@@ -143,11 +192,17 @@ def test_every_suite_composes_and_resolves(suite, tmp_path):
 def test_paper_suite_holds_the_papers_settings(tmp_path):
     """The settings the paper states (Secs. 4-5, Tables 1-8, Figures 3, 5, 8, 9)."""
     out = tmp_path / "params.yaml"
-    _run([sys.executable, str(REPO_ROOT / "scripts" / "compose_params.py"), "suite=paper", "--output", str(out)],
-         REPO_ROOT, env=dict(os.environ))
+    _run(
+        [sys.executable, str(REPO_ROOT / "scripts" / "compose_params.py"), "suite=paper", "--output", str(out)],
+        REPO_ROOT,
+        env=dict(os.environ),
+    )
     cfg = OmegaConf.load(out)
-    table7 = {p.stem for p in (REPO_ROOT / "conf" / "encoder").glob("*.yaml")
-              if load_group_config("encoder", p.stem).get("paper_table") == "Table 7"}
+    table7 = {
+        p.stem
+        for p in (REPO_ROOT / "conf" / "encoder").glob("*.yaml")
+        if load_group_config("encoder", p.stem).get("paper_table") == "Table 7"
+    }
     datasets = cfg.suite.datasets
     assert set(datasets) == set(VISION + TEXT + N24NEWS)
     assert {e for d in datasets.values() for e in d.encoders} == table7
@@ -161,10 +216,11 @@ def test_paper_suite_holds_the_papers_settings(tmp_path):
         settings = stitch_settings(cfg, name)
         assert set(settings.methods) == PAPER_METHODS - {"no-stitch"} and list(settings.scalings) == ["standard", "l2"]
         assert 1000 in settings.anchor_counts and len(settings.seeds) == 5
-    assert len(stitch_settings(cfg, "cifar100_fine").anchor_counts) > 2                  # Figure 3
-    assert len(anchor_plan(cfg, "cifar100_fine", "reconstruction").counts) > 2           # Figure 8
-    assert all(stitch_settings(cfg, d).anchor_counts == [2000] and "ortho" in stitch_settings(cfg, d).methods
-               for d in N24NEWS)                                                         # Figures 5, 9
+    assert len(stitch_settings(cfg, "cifar100_fine").anchor_counts) > 2  # Figure 3
+    assert len(anchor_plan(cfg, "cifar100_fine", "reconstruction").counts) > 2  # Figure 8
+    assert all(
+        stitch_settings(cfg, d).anchor_counts == [2000] and "ortho" in stitch_settings(cfg, d).methods for d in N24NEWS
+    )  # Figures 5, 9
 
 
 # ---------------------------------------------------------------- tiny stand-ins of the data
@@ -193,7 +249,9 @@ def _write_hub_folder(folder: Path, columns: dict, data_dir: str | None, seed: i
                 classes = len(kind) if isinstance(kind, list) else kind
                 rows[column] = [i % min(LABELS_USED, classes) for i in range(n)]
             elif kind[0] == "image":
-                rows[column] = [PILImage.fromarray(rng.integers(0, 256, size=kind[1], dtype=np.uint8)) for _ in range(n)]
+                rows[column] = [
+                    PILImage.fromarray(rng.integers(0, 256, size=kind[1], dtype=np.uint8)) for _ in range(n)
+                ]
             else:
                 rows[column] = _texts(rng, n)
         out = folder / (data_dir or "") / f"{split}.parquet"
@@ -210,8 +268,16 @@ def _write_n24news(folder: Path) -> None:
     articles = []
     for i in range(N24NEWS_ARTICLES):
         headline, abstract, caption, body = _texts(rng, 4)
-        articles.append({"section": N24NEWS_SECTIONS[i % len(N24NEWS_SECTIONS)], "headline": headline,
-                         "abstract": abstract, "caption": caption, "body": body, "image_id": f"img{i:03d}"})
+        articles.append(
+            {
+                "section": N24NEWS_SECTIONS[i % len(N24NEWS_SECTIONS)],
+                "headline": headline,
+                "abstract": abstract,
+                "caption": caption,
+                "body": body,
+                "image_id": f"img{i:03d}",
+            }
+        )
         shape = (int(rng.integers(40, 72)), int(rng.integers(40, 72)), 3)  # pictures differ in size
         PILImage.fromarray(rng.integers(0, 256, size=shape, dtype=np.uint8)).save(folder / "images" / f"img{i:03d}.jpg")
     (folder / "nytimes_dataset.json").write_text(json.dumps(articles))
@@ -301,10 +367,12 @@ def test_report_has_every_paper_table_and_figure(paper_repo):
     report = repo / "results" / "paper" / "report"
     text = (report / "report.md").read_text()
     links = [m for m in re.findall(r"\]\(([^)]+)\)", text) if not m.startswith("http")]
-    assert links and all((report / link).exists() for link in links), [link for link in links if not (report / link).exists()]
+    assert links and all((report / link).exists() for link in links), [
+        link for link in links if not (report / link).exists()
+    ]
     expected = {  # table key -> (paper table, the suite datasets it holds)
         "classification_svm_standard": (1, VISION + TEXT + N24NEWS),
-        "classification_svm_l2": (2, VISION + TEXT + N24NEWS),   # N24News: its no-stitch row
+        "classification_svm_l2": (2, VISION + TEXT + N24NEWS),  # N24News: its no-stitch row
         "classification_mlp_standard": (5, VISION + TEXT + N24NEWS),
         "classification_mlp_l2": (6, VISION + TEXT + N24NEWS),
         "reconstruction_plain_same_standard": (3, AE_DATASETS),
@@ -320,14 +388,31 @@ def test_report_has_every_paper_table_and_figure(paper_repo):
     # our dataset ids meet the paper's in every table (cifar100_fine is Tables 3/4/8's CIFAR100)
     assert set(comparison.paper_table) == {1, 2, 3, 4, 5, 6, 8}
     assert set(comparison.loc[comparison.paper_table == 1, "paper_dataset"]) == {
-        "mnist", "fashion_mnist", "cifar10", "cifar100_coarse", "cifar100_fine", "trec", "ag_news", "dbpedia",
-        "imdb"}
+        "mnist",
+        "fashion_mnist",
+        "cifar10",
+        "cifar100_coarse",
+        "cifar100_fine",
+        "trec",
+        "ag_news",
+        "dbpedia",
+        "imdb",
+    }
     assert set(comparison.loc[comparison.paper_table == 8, "paper_dataset"]) == {
-        "mnist", "fashion_mnist", "cifar10", "cifar100"}
-    for figure in ("Figure 3 analog: cifar100_fine, svm", "Figure 3 analog: cifar100_fine, mlp",
-                   "Figure 8 analog: cifar100_fine, plain decoders, same-bottleneck",
-                   "Figure 5 analog: n24news_text, svm", "Figure 5 analog: n24news_image, mlp",
-                   "Figure 6 analog: cifar10, L2-input decoders", "Figure 4 analog: n24news_image"):
+        "mnist",
+        "fashion_mnist",
+        "cifar10",
+        "cifar100",
+    }
+    for figure in (
+        "Figure 3 analog: cifar100_fine, svm",
+        "Figure 3 analog: cifar100_fine, mlp",
+        "Figure 8 analog: cifar100_fine, plain decoders, same-bottleneck",
+        "Figure 5 analog: n24news_text, svm",
+        "Figure 5 analog: n24news_image, mlp",
+        "Figure 6 analog: cifar10, L2-input decoders",
+        "Figure 4 analog: n24news_image",
+    ):
         assert figure in text, figure
     # the cross-modal heatmaps: the full encoder x decoder grid of both modalities, every cell a number
     for head in ("svm", "mlp"):
@@ -349,7 +434,10 @@ def test_tiny_encodings_stay_apart_from_real_ones(paper_repo):
     repo, seconds = paper_repo
     assert not (repo / "cache" / "encodings").exists()
     encoded = {p.parent.name for p in (repo / "cache" / "encodings_tiny").glob("*/*/train.safetensors")}
-    table7 = {p.stem for p in (REPO_ROOT / "conf" / "encoder").glob("*.yaml")
-              if load_group_config("encoder", p.stem).get("paper_table") == "Table 7"}
+    table7 = {
+        p.stem
+        for p in (REPO_ROOT / "conf" / "encoder").glob("*.yaml")
+        if load_group_config("encoder", p.stem).get("paper_table") == "Table 7"
+    }
     assert encoded == table7
     print(f"paper suite (tiny) dvc repro: {seconds:.0f} s")

@@ -22,9 +22,16 @@ pytestmark = pytest.mark.slow
 
 
 def _env(repo: Path, **extra) -> dict:
-    return dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}", PYTHONPATH=str(repo / "src"),
-                LATENTSTITCH_CONF_DIR=str(repo / "conf"), OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
-                MKL_NUM_THREADS="1", **extra)
+    return dict(
+        os.environ,
+        PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}",
+        PYTHONPATH=str(repo / "src"),
+        LATENTSTITCH_CONF_DIR=str(repo / "conf"),
+        OMP_NUM_THREADS="1",
+        OPENBLAS_NUM_THREADS="1",
+        MKL_NUM_THREADS="1",
+        **extra,
+    )
 
 
 def _run(args, repo, ok=True, **extra):
@@ -105,9 +112,13 @@ def test_clean_run_is_up_to_date_and_deps_cover_what_each_stage_imported(repo):
 
 def test_each_source_edit_flags_exactly_the_stages_that_import_it(repo):
     stages = _dvc_stages(repo)
-    imported = {name: {str(Path(p).resolve().relative_to(repo))
-                       for p in (repo / "imports" / f"{s['cmd'].split()[2]}.txt").read_text().split()}
-                for name, s in stages.items()}
+    imported = {
+        name: {
+            str(Path(p).resolve().relative_to(repo))
+            for p in (repo / "imports" / f"{s['cmd'].split()[2]}.txt").read_text().split()
+        }
+        for name, s in stages.items()
+    }
     for path in sorted((repo / "src" / "latentstitch").rglob("*.py")):
         rel = str(path.relative_to(repo))
         expected = {name for name, s in stages.items() if rel in s["deps"]}
@@ -128,8 +139,10 @@ def test_each_source_edit_flags_exactly_the_stages_that_import_it(repo):
 # described by the report; heads are trained (plain and relative) and the appendix fits its
 # own; autoencoders are trained. `config` checks conf/ itself.
 GROUP_EDITS = {
-    "conf/dataset/digits.yaml": (("split_seed: 0", "split_seed: 1"),
-                                 {"config", "encode", "train_autoencoders", "stitch", "appendix", "report"}),
+    "conf/dataset/digits.yaml": (
+        ("split_seed: 0", "split_seed: 1"),
+        {"config", "encode", "train_autoencoders", "stitch", "appendix", "report"},
+    ),
     "conf/encoder/vit_small_patch16_224.yaml": (("dim: 384", "dim: 385"), {"config", "encode", "appendix", "report"}),
     "conf/head/svm_fast.yaml": (("C: 1.0", "C: 0.5"), {"config", "train_heads", "train_relative_heads", "appendix"}),
     "conf/head/svm.yaml": (("C: 1.0", "C: 0.5"), {"config", "train_heads", "train_relative_heads", "appendix"}),
@@ -160,8 +173,9 @@ def test_stale_params_fail_at_stage_start(repo):
     text = path.read_text()
     try:
         path.write_text(text.replace("C: 1.0", "C: 2.0"))
-        result = _run([sys.executable, "-m", "latentstitch.stages.train_heads", "--params", "params.yaml"], repo,
-                      ok=False)
+        result = _run(
+            [sys.executable, "-m", "latentstitch.stages.train_heads", "--params", "params.yaml"], repo, ok=False
+        )
         assert result.returncode == 2 and "params.yaml is stale" in result.stderr
         assert "python scripts/compose_params.py suite=smoke" in result.stderr and "Traceback" not in result.stderr
         stale = _run(["dvc", "repro"], repo, ok=False)
@@ -192,13 +206,15 @@ def test_metrics_and_plots(repo):
 
 def test_corrupted_caches_are_detected_rebuilt_and_results_equal_a_clean_run(repo, clean):
     results = repo / "results" / "smoke"
-    targets = [repo / "cache" / "encodings_tiny" / "digits" / "rexnet_100" / "train.safetensors",
-               results / "heads" / "digits" / "rexnet_100" / "svm_fast" / "head.joblib",
-               results / "autoencoders" / "digits" / "ae_b16_s0" / "autoencoder.safetensors"]
+    targets = [
+        repo / "cache" / "encodings_tiny" / "digits" / "rexnet_100" / "train.safetensors",
+        results / "heads" / "digits" / "rexnet_100" / "svm_fast" / "head.joblib",
+        results / "autoencoders" / "digits" / "ae_b16_s0" / "autoencoder.safetensors",
+    ]
     for path in targets:  # same size, bytes changed in the middle (tensors, not the header)
         data = bytearray(path.read_bytes())
         middle = len(data) * 3 // 4
-        data[middle:middle + 64] = bytes(64)
+        data[middle : middle + 64] = bytes(64)
         assert bytes(data) != path.read_bytes()
         path.write_bytes(bytes(data))
     assert {"encode", "train_heads", "train_autoencoders"} <= _flagged(repo)

@@ -10,7 +10,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-
 BIN = Path(sys.executable).parent
 
 
@@ -18,9 +17,15 @@ def _run(args, cwd, **kwargs):
     # The stages read conf/ of the copy, and the copy's params.yaml (its cwd). One BLAS/torch
     # thread: tiny models gain nothing from two, and on a busy 2-core machine oversubscribed
     # BLAS threads slowed a stage tenfold.
-    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}",
-               LATENTSTITCH_CONF_DIR=str(Path(cwd) / "conf"), PYTHONPATH=str(Path(cwd) / "src"),
-               OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    env = dict(
+        os.environ,
+        PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}",
+        LATENTSTITCH_CONF_DIR=str(Path(cwd) / "conf"),
+        PYTHONPATH=str(Path(cwd) / "src"),
+        OMP_NUM_THREADS="1",
+        OPENBLAS_NUM_THREADS="1",
+        MKL_NUM_THREADS="1",
+    )
     result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, **kwargs)
     assert result.returncode == 0, f"{args} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     return result
@@ -85,7 +90,9 @@ def test_changing_an_anchor_count_reruns_only_what_depends_on_anchors(smoke_repo
         assert stages == {"train_relative_heads", "stitch"}, changed
         _run([sys.executable, "scripts/compose_params.py", "suite=smoke", "scaling=l2"], repo)
         assert {name for name in json.loads(_run(["dvc", "status", "--json"], repo).stdout)} == {
-            "train_relative_heads", "stitch"}
+            "train_relative_heads",
+            "stitch",
+        }
     finally:
         (repo / "params.yaml").write_text(params)
 
@@ -95,9 +102,18 @@ def test_hydra_multirun_sweeps_write_one_table_per_job(smoke_repo, launcher):
     repo, _ = smoke_repo
     before = (repo / "results" / "smoke" / "stitch" / "digits.csv").read_bytes()
     sweep = repo / "multirun" / launcher
-    args = [sys.executable, "-m", "latentstitch.stages.stitch", "--multirun", "suite=smoke",
-            "translator=ortho,linear", "anchors=30,60", f"hydra.sweep.dir={sweep}",
-            f"paths.cache_dir={repo / 'cache'}", f"paths.results_dir={repo / 'results' / 'smoke'}"]
+    args = [
+        sys.executable,
+        "-m",
+        "latentstitch.stages.stitch",
+        "--multirun",
+        "suite=smoke",
+        "translator=ortho,linear",
+        "anchors=30,60",
+        f"hydra.sweep.dir={sweep}",
+        f"paths.cache_dir={repo / 'cache'}",
+        f"paths.results_dir={repo / 'results' / 'smoke'}",
+    ]
     if launcher == "joblib":
         args += ["hydra/launcher=local_parallel", "hydra.launcher.n_jobs=2"]
     _run(args, repo, timeout=600)
@@ -108,7 +124,11 @@ def test_hydra_multirun_sweeps_write_one_table_per_job(smoke_repo, launcher):
     fitted = table[(table.decoder != "latent") & ~table.method.isin(["no-stitch", "absolute"])]
     jobs = fitted.groupby("job").agg(method=("method", "unique"), anchors=("anchors", "unique"))
     assert sorted((m[0], int(a[0])) for m, a in zip(jobs.method, jobs.anchors)) == [
-        ("linear", 30), ("linear", 60), ("ortho", 30), ("ortho", 60)]
+        ("linear", 30),
+        ("linear", 60),
+        ("ortho", 30),
+        ("ortho", 60),
+    ]
     # the DVC-tracked table is untouched, and sweep numbers equal the full run's
     assert (repo / "results" / "smoke" / "stitch" / "digits.csv").read_bytes() == before
     full = pd.read_csv(repo / "results" / "smoke" / "stitch" / "digits.csv")

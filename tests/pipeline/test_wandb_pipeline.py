@@ -18,9 +18,17 @@ STAGES = ("encode", "train_heads", "train_autoencoders", "stitch", "appendix", "
 
 
 def _run(args, cwd, **kwargs):
-    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}", PYTHONPATH=str(Path(cwd) / "src"),
-               LATENTSTITCH_CONF_DIR=str(Path(cwd) / "conf"), WANDB_MODE="offline", WANDB_SILENT="true",
-               OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    env = dict(
+        os.environ,
+        PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}",
+        PYTHONPATH=str(Path(cwd) / "src"),
+        LATENTSTITCH_CONF_DIR=str(Path(cwd) / "conf"),
+        WANDB_MODE="offline",
+        WANDB_SILENT="true",
+        OMP_NUM_THREADS="1",
+        OPENBLAS_NUM_THREADS="1",
+        MKL_NUM_THREADS="1",
+    )
     result = subprocess.run(args, check=False, cwd=cwd, env=env, capture_output=True, text=True, **kwargs)
     assert result.returncode == 0, f"{args} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     assert "wandb logging failed" not in result.stderr, result.stderr[-3000:]
@@ -85,14 +93,22 @@ def test_every_stage_logs_its_tables_images_and_summary(wandb_repo):
         on_disk = pd.read_csv(results / "stitch" / f"{dataset}.csv")
         logged = _table(stitch, f"stitch/{dataset}")
         assert list(logged.columns) == list(on_disk.columns) and len(logged) == len(on_disk)
-        ortho = on_disk[(on_disk.method == "ortho") & (on_disk.scaling == "standard") & (on_disk.metric == "accuracy")
-                        & (on_disk.decoder != "latent")]
+        ortho = on_disk[
+            (on_disk.method == "ortho")
+            & (on_disk.scaling == "standard")
+            & (on_disk.metric == "accuracy")
+            & (on_disk.decoder != "latent")
+        ]
         assert stitch.summary[f"stitch/{dataset}/accuracy/ortho/standard"] == pytest.approx(ortho.value.mean())
     relative = _table(stitch, "stitch/relative_heads")  # 6 encoders x 2 anchor counts x 2 seeds
     assert len(relative) == 24 and relative.test_accuracy.between(0, 1).all()
     digits = pd.read_csv(results / "stitch" / "digits.csv")
-    lcos = digits[(digits.task == "reconstruction") & (digits.metric == "lcos") & (digits.method == "ortho")
-                  & (digits.scaling == "standard")]
+    lcos = digits[
+        (digits.task == "reconstruction")
+        & (digits.metric == "lcos")
+        & (digits.method == "ortho")
+        & (digits.scaling == "standard")
+    ]
     assert stitch.summary["stitch/digits/lcos/ortho/standard"] == pytest.approx(lcos.value.mean())
 
     appendix = _stage_run(runs, "appendix")
@@ -117,9 +133,23 @@ def test_every_stage_logs_its_tables_images_and_summary(wandb_repo):
 def test_hydra_multirun_logs_one_run_per_job_grouped_by_sweep(wandb_repo):
     repo, before = wandb_repo
     sweep = repo / "multirun" / "wandb"
-    _run([sys.executable, "-m", "latentstitch.stages.stitch", "--multirun", "suite=smoke", "logger=wandb",
-          "translator=ortho,linear", "anchors=30", f"hydra.sweep.dir={sweep}",
-          f"paths.cache_dir={repo / 'cache'}", f"paths.results_dir={repo / 'results' / 'smoke'}"], repo, timeout=600)
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "latentstitch.stages.stitch",
+            "--multirun",
+            "suite=smoke",
+            "logger=wandb",
+            "translator=ortho,linear",
+            "anchors=30",
+            f"hydra.sweep.dir={sweep}",
+            f"paths.cache_dir={repo / 'cache'}",
+            f"paths.results_dir={repo / 'results' / 'smoke'}",
+        ],
+        repo,
+        timeout=600,
+    )
     jobs = [r for r in read_runs(repo / "wandb", wait=30) if r.dir.name not in before]
     assert len(jobs) == 2 and {r.group for r in jobs} == {"smoke sweep multirun/wandb"}
     by_method = {r.config["translator"]["method"]: r for r in jobs}

@@ -40,8 +40,7 @@ def test_every_pair_is_stitched_and_ortho_undoes_the_negative(spaces):
     translated test set is the target's own and the stitched accuracy is its no-stitch one."""
     spaces, y_train, y_test = spaces
     settings = StitchSettings(methods=["absolute", "ortho"], scalings=["standard"], anchor_counts=[200], seeds=[0, 1])
-    table = cross_domain_stitching(spaces, y_train, y_test, {"kind": "linear_svm", "C": 1.0},
-                                   settings, seed=0)
+    table = cross_domain_stitching(spaces, y_train, y_test, {"kind": "linear_svm", "C": 1.0}, settings, seed=0)
     assert set(table["decoder"]) == {"linear_svm"}
     stitched = table[table["method"] != "no-stitch"]
     assert set(stitched["pair_kind"]) == set(PAIR_KINDS)
@@ -90,7 +89,13 @@ def test_pair_kinds_and_errors(spaces):
     with pytest.raises(ValueError, match="at least 2 spaces"):
         cross_domain_stitching(spaces[:1], y_train, y_test, {"kind": "linear_svm"}, settings, seed=0)
     with pytest.raises(ValueError, match="encoder@domain"):
-        cross_domain_stitching([Space("a", spaces[0].train, spaces[0].test), spaces[1]], y_train, y_test,
-                               {"kind": "linear_svm"}, settings, seed=0)
+        cross_domain_stitching(
+            [Space("a", spaces[0].train, spaces[0].test), spaces[1]],
+            y_train,
+            y_test,
+            {"kind": "linear_svm"},
+            settings,
+            seed=0,
+        )
     with pytest.raises(ValueError, match="600 train / 200 test rows, the labels 10 / 200"):
         cross_domain_stitching(spaces, y_train[:10], y_test, {"kind": "linear_svm"}, settings, seed=0)

@@ -70,8 +70,12 @@ def test_bias_free_relu_mlp_is_positively_homogeneous():
 
 def test_mlp_scaling_sweep_shapes(digits):
     train, test = digits
-    head_cfg = {**OmegaConf.to_container(load_group_config("head", "mlp")), "hidden_dims": [32, 16], "max_epochs": 5,
-                "lr": 1e-2}
+    head_cfg = {
+        **OmegaConf.to_container(load_group_config("head", "mlp")),
+        "hidden_dims": [32, 16],
+        "max_epochs": 5,
+        "lr": 1e-2,
+    }
     alphas = alpha_grid({"min": 0.1, "max": 10.0, "num": 5}, extra=[mean_norm(train[0])])
     result = mlp_scaling(train, test, ["relu", "tanh", "cos"], alphas, head_cfg, seed=0, accelerator="cpu")
     assert list(result.accuracy) == ["relu", "tanh", "cos"]
@@ -111,8 +115,13 @@ def test_claim_from_the_curves(tmp_path):
     alphas = np.array([0.1, 1.0, 10.0, 20.0, 40.0, 100.0])
     flat = np.array([0.2, 0.8, 0.85, 0.85, 0.85, 0.85])
     cycles = np.array([0.1, 0.1, 0.5, 0.86, 0.2, 0.6])
-    result = MLPScaling(alphas, {"relu": flat, "tanh": flat, "cos": cycles}, {"relu": 0.85, "tanh": 0.85, "cos": 0.86},
-                        20.0, {"relu": 1, "tanh": 1, "cos": 1})
+    result = MLPScaling(
+        alphas,
+        {"relu": flat, "tanh": flat, "cos": cycles},
+        {"relu": 0.85, "tanh": 0.85, "cos": 0.86},
+        20.0,
+        {"relu": 1, "tanh": 1, "cos": 1},
+    )
     verdict = claim(result, tolerance=0.02)
     assert verdict["holds"], verdict["line"]
     assert "relu invariant above alpha = 10" in verdict["line"] and "cos: 0.860 at the mean norm" in verdict["line"]

@@ -21,8 +21,14 @@ from latentstitch.appendix.rescaling import (
 )
 from latentstitch.encoders import build_encoder
 
-TEXTS = ["the cat sat on the mat", "stock markets fell sharply", "the team won the match", "a film",
-         "the government minister rose", "software phone music"]
+TEXTS = [
+    "the cat sat on the mat",
+    "stock markets fell sharply",
+    "the team won the match",
+    "a film",
+    "the government minister rose",
+    "software phone music",
+]
 ALPHAS = [1e-2, 0.5, 3.0, 1e2]
 
 
@@ -47,7 +53,8 @@ def _record(module, where):
     seen = []
     if where == "output":
         handle = module.register_forward_hook(
-            lambda mod, args, out: seen.append(out[0] if isinstance(out, tuple) else out))
+            lambda mod, args, out: seen.append(out[0] if isinstance(out, tuple) else out)
+        )
     else:
         handle = module.register_forward_pre_hook(lambda mod, args: seen.append(args[0]))
     return seen, handle
@@ -167,13 +174,15 @@ def test_accuracy_grid_scores_every_slice():
 
 def test_claim_names_the_threshold_or_the_failing_layers(tmp_path):
     alphas = np.array([0.01, 0.1, 1.0, 10.0])
-    ok = RescalingAccuracy([0, 1], alphas, np.array([[0.2, 0.94, 0.95, 0.95], [0.2, 0.5, 0.94, 0.96]]), 0.95,
-                           np.array([5.0, 6.0]))
+    ok = RescalingAccuracy(
+        [0, 1], alphas, np.array([[0.2, 0.94, 0.95, 0.95], [0.2, 0.5, 0.94, 0.96]]), 0.95, np.array([5.0, 6.0])
+    )
     verdict = claim(ok, tolerance=0.02)
     assert verdict["holds"] and "every alpha >= 1" in verdict["line"]
     assert verdict["details"]["invariant_above"] == {"0": 0.1, "1": 1.0}
-    bad = RescalingAccuracy([0, 1], alphas, np.array([[0.2, 0.9, 0.95, 0.95], [0.2, 0.5, 0.94, 0.80]]), 0.95,
-                            np.array([5.0, 6.0]))
+    bad = RescalingAccuracy(
+        [0, 1], alphas, np.array([[0.2, 0.9, 0.95, 0.95], [0.2, 0.5, 0.94, 0.80]]), 0.95, np.array([5.0, 6.0])
+    )
     verdict = claim(bad, tolerance=0.02)
     assert not verdict["holds"] and "at layers [1]" in verdict["line"] and "1: 0.800" in verdict["line"]
     table = ok.table()

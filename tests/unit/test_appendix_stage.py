@@ -11,8 +11,8 @@ from omegaconf import OmegaConf, open_dict
 
 from latentstitch.config import CONF_DIR
 from latentstitch.io import load_encodings, read_encodings_meta, save_encodings
-from latentstitch.reports.appendix import appendix_section
 from latentstitch.layout import appendix_dir
+from latentstitch.reports.appendix import appendix_section
 from latentstitch.stages import appendix, encode, train_heads
 
 FIGURES = {"figure12": 12, "figure13": 13, "figure2": 2, "figure7": 7}
@@ -30,8 +30,11 @@ def smoke_config(root):
         blocks = cfg.suite.appendix
         cfg.suite.datasets = {
             "digits": {"encoders": [blocks.figure13.encoder, *blocks.figure7.encoders]},
-            "bbc_news": {"subset": OmegaConf.to_container(cfg.suite.datasets.bbc_news.subset),
-                         "encoders": [blocks.figure12.encoder], "heads": [blocks.figure12.head]},
+            "bbc_news": {
+                "subset": OmegaConf.to_container(cfg.suite.datasets.bbc_news.subset),
+                "encoders": [blocks.figure12.encoder],
+                "heads": [blocks.figure12.head],
+            },
         }
     return cfg
 
@@ -84,7 +87,8 @@ def test_report_section_lists_every_figure_and_copies_it(built, tmp_path):
     assert len(links) == 4 and all((tmp_path / link).stat().st_size > 1000 for link in links)
     # ordered by paper figure
     assert [text.index(f"Figure {n} analog") for n in (2, 7, 12, 13)] == sorted(
-        text.index(f"Figure {n} analog") for n in (2, 7, 12, 13))
+        text.index(f"Figure {n} analog") for n in (2, 7, 12, 13)
+    )
     assert appendix_section(tmp_path / "nowhere", tmp_path) == ""
 
 
@@ -124,7 +128,11 @@ def test_figure12_refuses_encodings_the_encoder_does_not_reproduce(built, tmp_pa
     with open_dict(cfg):
         cfg.paths.encodings_dir = str(tmp_path / "encodings")
         cfg.suite.appendix = {"figure12": spec}
-    save_encodings(tmp_path / "encodings" / "bbc_news" / spec.encoder / "test.safetensors", x * np.float32(1.5), y,
-                   read_encodings_meta(source))
+    save_encodings(
+        tmp_path / "encodings" / "bbc_news" / spec.encoder / "test.safetensors",
+        x * np.float32(1.5),
+        y,
+        read_encodings_meta(source),
+    )
     with pytest.raises(ValueError, match="differs from its cached bbc_news test encodings"):
         appendix.run(cfg)

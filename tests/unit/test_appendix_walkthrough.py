@@ -56,8 +56,15 @@ def test_toy_target_is_a_similarity_of_the_padded_source_without_distortion():
 
 
 def test_walkthrough_errors_and_claim(tmp_path):
-    toy, steps, errors = walkthrough(150, 50, scale=3.0, distortion=0.2, methods=["ortho", "affine"], seed=0,
-                                     translator_kwargs={"affine_steps": 1000, "affine_lr": 1e-2})
+    toy, steps, errors = walkthrough(
+        150,
+        50,
+        scale=3.0,
+        distortion=0.2,
+        methods=["ortho", "affine"],
+        seed=0,
+        translator_kwargs={"affine_steps": 1000, "affine_lr": 1e-2},
+    )
     assert list(errors["method"]) == ["ortho", "affine"] and set(steps) == {"ortho", "affine"}
     # affine can represent the undistorted (affine) target: its error there is ~0
     assert errors.set_index("method").loc["affine", "relative_error_without_distortion"] < 1e-2

@@ -14,8 +14,6 @@ from latentstitch.decoders import (
 )
 
 
-
-
 @pytest.fixture(scope="module")
 def digits():
     return load_dataset("digits")  # 8x8 grayscale uint8, 1,438 / 359

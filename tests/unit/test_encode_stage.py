@@ -15,36 +15,51 @@ from latentstitch.io import load_encodings
 def _toy_text(subset=None) -> Dataset:
     texts = ["a cat sat on the mat", "stock markets fell sharply", "the team won the match", ""] * 3
     labels = np.array([0, 1, 2, 0] * 3, dtype=np.int64)
-    return Dataset(name="toy_text", modality="text", train=Split(texts[:8], labels[:8]),
-                   test=Split(texts[8:], labels[8:]), class_names=["a", "b", "c"])
+    return Dataset(
+        name="toy_text",
+        modality="text",
+        train=Split(texts[:8], labels[:8]),
+        test=Split(texts[8:], labels[8:]),
+        class_names=["a", "b", "c"],
+    )
 
 
 @pytest.fixture
 def cfg(tmp_path, monkeypatch):
     real_load = stage.load_dataset
-    monkeypatch.setattr(stage, "load_dataset",
-                        lambda dcfg, subset=None: _toy_text() if dcfg.name == "toy_text" else real_load(dcfg, subset=subset))
-    return OmegaConf.create({
-        # the resolved dataset options, as params.yaml holds them
-        "datasets": {"digits": load_group_config("dataset", "digits"), "toy_text": {"name": "toy_text"}},
-        "device": "cpu",
-        "paths": {"encodings_dir": str(tmp_path / "encodings"), "models_dir": str(tmp_path / "models")},
-        "suite": {
-            "tiny": True,
-            "datasets": {
-                "digits": {"subset": {"train": 30, "test": 10}, "encoders": ["efficientnet_lite0", "vit_small_patch16_224"]},
-                "toy_text": {"encoders": ["minilm_l6"]},
+    monkeypatch.setattr(
+        stage,
+        "load_dataset",
+        lambda dcfg, subset=None: _toy_text() if dcfg.name == "toy_text" else real_load(dcfg, subset=subset),
+    )
+    return OmegaConf.create(
+        {
+            # the resolved dataset options, as params.yaml holds them
+            "datasets": {"digits": load_group_config("dataset", "digits"), "toy_text": {"name": "toy_text"}},
+            "device": "cpu",
+            "paths": {"encodings_dir": str(tmp_path / "encodings"), "models_dir": str(tmp_path / "models")},
+            "suite": {
+                "tiny": True,
+                "datasets": {
+                    "digits": {
+                        "subset": {"train": 30, "test": 10},
+                        "encoders": ["efficientnet_lite0", "vit_small_patch16_224"],
+                    },
+                    "toy_text": {"encoders": ["minilm_l6"]},
+                },
             },
-        },
-        "encode": {"batch_size": 8, "progress": False},
-    })
+            "encode": {"batch_size": 8, "progress": False},
+        }
+    )
 
 
 def test_encodes_every_pair_then_keeps_the_cache(cfg, monkeypatch):
     rows = stage.run(cfg)["encodings"]
     assert {(r["dataset"], r["encoder"], r["split"]) for r in rows} == {
-        (d, e, s) for d, es in [("digits", ["efficientnet_lite0", "vit_small_patch16_224"]), ("toy_text", ["minilm_l6"])]
-        for e in es for s in ("train", "test")
+        (d, e, s)
+        for d, es in [("digits", ["efficientnet_lite0", "vit_small_patch16_224"]), ("toy_text", ["minilm_l6"])]
+        for e in es
+        for s in ("train", "test")
     }
     assert {r["status"] for r in rows} == {"encoded"}
     x, y, meta = load_encodings(next(r["path"] for r in rows if r["dataset"] == "digits" and r["split"] == "train"))

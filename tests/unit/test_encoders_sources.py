@@ -53,8 +53,12 @@ def _split_zip(tmp_path, members, parts=3):
 
 
 def test_split_zip_is_joined_and_its_folder_extracted(tmp_path):
-    members = {"m/config.json": b"{}", "m/sub/model.bin": bytes(range(256)) * 50,
-               "m/desktop.ini": b"junk", "other/readme": b"not ours"}
+    members = {
+        "m/config.json": b"{}",
+        "m/sub/model.bin": bytes(range(256)) * 50,
+        "m/desktop.ini": b"junk",
+        "other/readme": b"not ours",
+    }
     parts = _split_zip(tmp_path, members)
     dest = tmp_path / "out"
     dest.mkdir()

@@ -29,8 +29,14 @@ def test_every_config_is_valid(encoder_id):
 
 def test_paper_hub_encoders_use_cls_pooling():
     # The authors' code takes the last layer's first token of the HF text encoders.
-    for encoder_id in ("bert_base_cased", "bert_base_uncased", "electra_base", "roberta_base",
-                       "albert_base_v2", "xlm_roberta_base"):
+    for encoder_id in (
+        "bert_base_cased",
+        "bert_base_uncased",
+        "electra_base",
+        "roberta_base",
+        "albert_base_v2",
+        "xlm_roberta_base",
+    ):
         spec = load_spec(encoder_id)
         assert (spec.pooling, spec.max_length, spec.paper_table) == ("cls", 512, "Table 7")
 
@@ -83,8 +89,10 @@ def test_hub_download_failure_gives_one_message(monkeypatch):
         raise OSError("latentstitch-tests/no-such-model is not a valid model identifier\nmore detail")
 
     monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", not_found)
-    with pytest.raises(EncoderUnavailableError, match="could not load 'latentstitch-tests/no-such-model'.*"
-                       "not a valid model identifier. Check the model name") as info:
+    with pytest.raises(
+        EncoderUnavailableError,
+        match="could not load 'latentstitch-tests/no-such-model'.*not a valid model identifier. Check the model name",
+    ) as info:
         build_encoder(_cfg("bert_base_cased", model="latentstitch-tests/no-such-model"), device="cpu")
     assert info.value.__suppress_context__
 
@@ -92,8 +100,11 @@ def test_hub_download_failure_gives_one_message(monkeypatch):
 def test_missing_offline_package_gives_one_message():
     cfg = _cfg("minilm_l6")
     cfg["files"] = {"folder": {"package": "latentstitch-no-such-package", "version": "1.0", "path": "x"}}
-    with pytest.raises(EncoderUnavailableError, match="needs the PyPI package latentstitch-no-such-package==1.0, "
-                       "which is not installed: install the offline zoo with `pip install -e '.\\[offline\\]'`"):
+    with pytest.raises(
+        EncoderUnavailableError,
+        match="needs the PyPI package latentstitch-no-such-package==1.0, "
+        "which is not installed: install the offline zoo with `pip install -e '.\\[offline\\]'`",
+    ):
         build_encoder(cfg)
 
 

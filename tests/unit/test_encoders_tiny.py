@@ -12,13 +12,29 @@ from latentstitch.encoders import build_encoder, encoder_ids, load_spec
 from latentstitch.encoders.glove import glove_tokens
 
 TEXT_IDS = [
-    "bert_base_cased", "bert_base_uncased", "electra_base", "roberta_base", "albert_base_v2",
-    "xlm_roberta_base", "clip_vit_b32_text", "minilm_l6", "minilm_l3", "mpnet", "glove_50d",
+    "bert_base_cased",
+    "bert_base_uncased",
+    "electra_base",
+    "roberta_base",
+    "albert_base_v2",
+    "xlm_roberta_base",
+    "clip_vit_b32_text",
+    "minilm_l6",
+    "minilm_l3",
+    "mpnet",
+    "glove_50d",
 ]
 IMAGE_IDS = [
-    "rexnet_100", "cspdarknet53", "vit_small_patch16_224", "vit_base_patch16_224",
-    "vit_base_patch16_384", "vit_base_resnet50_384", "clip_vit_b32_vision",
-    "efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2",
+    "rexnet_100",
+    "cspdarknet53",
+    "vit_small_patch16_224",
+    "vit_base_patch16_224",
+    "vit_base_patch16_384",
+    "vit_base_resnet50_384",
+    "clip_vit_b32_vision",
+    "efficientnet_lite0",
+    "efficientnet_lite1",
+    "efficientnet_lite2",
 ]
 TEXTS = [
     "a cat sat on the mat",
@@ -69,9 +85,7 @@ def test_deterministic_across_calls_and_builds(tiny):
 
 def test_batch_1_equals_batch_16(tiny):
     inputs = _inputs(tiny)
-    np.testing.assert_allclose(
-        tiny.embed(inputs, batch_size=1), tiny.embed(inputs, batch_size=16), atol=1e-5, rtol=0
-    )
+    np.testing.assert_allclose(tiny.embed(inputs, batch_size=1), tiny.embed(inputs, batch_size=16), atol=1e-5, rtol=0)
 
 
 @pytest.mark.parametrize("encoder_id", [i for i in TEXT_IDS if i != "glove_50d"])

@@ -35,12 +35,30 @@ def _assert_pixels_agree(ours: torch.Tensor, reference: torch.Tensor, std) -> No
 @pytest.mark.parametrize(
     "data_config",
     [
-        dict(input_size=(3, 224, 224), interpolation="bicubic", mean=(0.5,) * 3, std=(0.5,) * 3,
-             crop_pct=0.875, crop_mode="center"),
-        dict(input_size=(3, 256, 256), interpolation="bilinear", mean=(0.485, 0.456, 0.406),
-             std=(0.229, 0.224, 0.225), crop_pct=0.887, crop_mode="center"),
-        dict(input_size=(3, 384, 384), interpolation="bicubic", mean=(0.5,) * 3, std=(0.5,) * 3,
-             crop_pct=1.0, crop_mode="center"),
+        dict(
+            input_size=(3, 224, 224),
+            interpolation="bicubic",
+            mean=(0.5,) * 3,
+            std=(0.5,) * 3,
+            crop_pct=0.875,
+            crop_mode="center",
+        ),
+        dict(
+            input_size=(3, 256, 256),
+            interpolation="bilinear",
+            mean=(0.485, 0.456, 0.406),
+            std=(0.229, 0.224, 0.225),
+            crop_pct=0.887,
+            crop_mode="center",
+        ),
+        dict(
+            input_size=(3, 384, 384),
+            interpolation="bicubic",
+            mean=(0.5,) * 3,
+            std=(0.5,) * 3,
+            crop_pct=1.0,
+            crop_mode="center",
+        ),
     ],
 )
 def test_matches_timm_eval_transform(data_config):

@@ -15,8 +15,11 @@ from latentstitch.config import REPO_ROOT
 @pytest.fixture(scope="module")
 def paper_cfg(tmp_path_factory):
     out = tmp_path_factory.mktemp("params") / "params.yaml"
-    subprocess.run([sys.executable, str(REPO_ROOT / "scripts" / "compose_params.py"), "suite=paper", "--output",
-                    str(out)], check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, str(REPO_ROOT / "scripts" / "compose_params.py"), "suite=paper", "--output", str(out)],
+        check=True,
+        capture_output=True,
+    )
     return OmegaConf.load(out)
 
 
@@ -25,7 +28,9 @@ def test_paper_suite_fans_out_one_job_per_dataset(paper_cfg):
     assert [j.dataset for j in jobs] == list(paper_cfg.suite.datasets)
     with_ae = {"mnist", "fashion_mnist", "cifar10", "cifar100_fine"}
     for job in jobs:
-        expected = ("encode", "train_heads", "train_autoencoders") if job.dataset in with_ae else ("encode", "train_heads")
+        expected = (
+            ("encode", "train_heads", "train_autoencoders") if job.dataset in with_ae else ("encode", "train_heads")
+        )
         assert job.stages == expected, job.dataset
         assert list(job.cfg.suite.datasets) == [job.dataset]
         assert job.cfg.suite.datasets[job.dataset] == paper_cfg.suite.datasets[job.dataset]
@@ -36,16 +41,25 @@ def test_paper_suite_fans_out_one_job_per_dataset(paper_cfg):
 
 def test_slurm_resources_compose_from_the_launcher_config():
     params = fanout.slurm_parameters("slurm", ["partition=gpu", "gpus_per_node=1", "mem_gb=64"])
-    assert params == {"timeout_min": 60, "cpus_per_task": 4, "gpus_per_node": 1, "mem_gb": 64, "nodes": 1,
-                      "tasks_per_node": 1, "slurm_partition": "gpu"}
-    assert "slurm_partition" not in fanout.slurm_parameters("slurm")   # null: submitit's default
+    assert params == {
+        "timeout_min": 60,
+        "cpus_per_task": 4,
+        "gpus_per_node": 1,
+        "mem_gb": 64,
+        "nodes": 1,
+        "tasks_per_node": 1,
+        "slurm_partition": "gpu",
+    }
+    assert "slurm_partition" not in fanout.slurm_parameters("slurm")  # null: submitit's default
     with pytest.raises(ValueError, match="not a submitit launcher"):
         fanout.slurm_parameters("local_parallel")
 
 
 def test_submitted_jobs_run_each_datasets_stages_in_order(paper_cfg, tmp_path, monkeypatch):
     ran = []
-    monkeypatch.setattr(fanout, "_stage_run", lambda stage: lambda cfg: ran.append((stage, *cfg.suite.datasets)) or stage)
+    monkeypatch.setattr(
+        fanout, "_stage_run", lambda stage: lambda cfg: ran.append((stage, *cfg.suite.datasets)) or stage
+    )
     jobs = fanout.dataset_jobs(paper_cfg)[:3]
     handles = fanout.submit(jobs, tmp_path, cluster="debug", parameters={"timeout_min": 5})
     results = [h.result() for h in handles]

@@ -38,8 +38,14 @@ def _pair(seed=0, n_train=600, n_test=200, d=12):
 @pytest.mark.slow
 def test_sweep_rows_cover_the_grid_and_refine_helps_from_few_anchors():
     source, target, predict, y_train, y_test = _pair()
-    settings = FewAnchorSettings(pairs=[("src", "tgt")], counts=[3, 50], seeds=[0, 1], methods=["ortho", "ridge"],
-                                 anchor_strategies=["uniform", "kmeans"], scaling="none")
+    settings = FewAnchorSettings(
+        pairs=[("src", "tgt")],
+        counts=[3, 50],
+        seeds=[0, 1],
+        methods=["ortho", "ridge"],
+        anchor_strategies=["uniform", "kmeans"],
+        scaling="none",
+    )
     table = few_anchor_sweep(source, target, "nearest-mean", predict, y_train, y_test, settings)
     assert list(table.columns) == FEW_ANCHOR_COLUMNS
     assert len(table) == 2 * 2 * 2 * 2 * 2  # seeds x strategies x counts x methods x refine
@@ -49,16 +55,22 @@ def test_sweep_rows_cover_the_grid_and_refine_helps_from_few_anchors():
     few = table[table["anchors"] == 3]
     plain, refined = few[~few["refine"]]["value"].to_numpy(), few[few["refine"]]["value"].to_numpy()
     assert refined.mean() > plain.mean() + 0.05  # from 3 anchors, the pools recover the rotation in most cells
-    kept = (few[few["refine"]]["refine_accepted"] == False).to_numpy()
+    kept = (~few[few["refine"]]["refine_accepted"].astype(bool)).to_numpy()
     np.testing.assert_array_equal(refined[kept], plain[kept])  # a refusal returns the start
     again = few_anchor_sweep(source, target, "nearest-mean", predict, y_train, y_test, settings)
     pd.testing.assert_frame_equal(table.drop(columns="seconds"), again.drop(columns="seconds"))
 
 
 def test_settings_from_config():
-    block = {"anchors": {"num": [5, 10], "seeds": [3]}, "methods": ["ortho"], "refine_overrides": {"affine": {"iterations": 2}},
-             "datasets": {"bbc": {"pairs": [["a", "b"]], "methods": ["ortho", "linear"]},
-                          "fm": {"pairs": [["a", "b"]], "anchors": {"num": [7]}}}}
+    block = {
+        "anchors": {"num": [5, 10], "seeds": [3]},
+        "methods": ["ortho"],
+        "refine_overrides": {"affine": {"iterations": 2}},
+        "datasets": {
+            "bbc": {"pairs": [["a", "b"]], "methods": ["ortho", "linear"]},
+            "fm": {"pairs": [["a", "b"]], "anchors": {"num": [7]}},
+        },
+    }
     settings = FewAnchorSettings.from_config(block, "bbc")
     assert settings.counts == [5, 10] and settings.methods == ["ortho", "linear"] and settings.pairs == [("a", "b")]
     assert settings.seeds == [3]
@@ -86,8 +98,14 @@ def test_counts_beyond_the_train_split_are_an_error():
 @pytest.mark.slow
 def test_report_section(tmp_path):
     source, target, predict, y_train, y_test = _pair()
-    settings = FewAnchorSettings(pairs=[("src", "tgt")], counts=[3, 10, 500], seeds=[0], methods=["ortho", "linear"],
-                                 anchor_strategies=["uniform", "kmeans"], scaling="none")
+    settings = FewAnchorSettings(
+        pairs=[("src", "tgt")],
+        counts=[3, 10, 500],
+        seeds=[0],
+        methods=["ortho", "linear"],
+        anchor_strategies=["uniform", "kmeans"],
+        scaling="none",
+    )
     folder = tmp_path / "few_anchors"
     folder.mkdir()
     few_anchor_sweep(source, target, "h", predict, y_train, y_test, settings).to_csv(folder / "toy.csv", index=False)
@@ -105,8 +123,15 @@ def test_report_section(tmp_path):
 
 def test_plain_only_and_pool():
     source, target, predict, y_train, y_test = _pair(n_train=200, n_test=50)
-    settings = FewAnchorSettings(pairs=[("src", "tgt")], counts=[20], methods=["ortho", "linear"],
-                                 anchor_strategies=["uniform"], plain_only=["linear"], pool=80, scaling="none")
+    settings = FewAnchorSettings(
+        pairs=[("src", "tgt")],
+        counts=[20],
+        methods=["ortho", "linear"],
+        anchor_strategies=["uniform"],
+        plain_only=["linear"],
+        pool=80,
+        scaling="none",
+    )
     table = few_anchor_sweep(source, target, "h", predict, y_train, y_test, settings)
     assert sorted(zip(table["method"], table["refine"])) == [("linear", False), ("ortho", False), ("ortho", True)]
     assert table[table["refine"]]["refine_pairs"].iloc[0] <= 80

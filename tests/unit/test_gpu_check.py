@@ -29,8 +29,11 @@ def test_dry_run_compares_cpu_with_cpu_and_passes(tmp_path, capsys):
     assert _gpu_check().main(["--dry", "--images", "12", "--texts", "40", "--batch-size", "16", "--out", str(out)]) == 0
     report = json.loads(out.read_text())
     assert report["dry"] and report["device"] == "cpu" and not report["failures"]
-    assert set(report["encode"]) == {"fashion_mnist_offline/efficientnet_lite0", "bbc_news/minilm_l3",
-                                     "bbc_news/minilm_l6"}
+    assert set(report["encode"]) == {
+        "fashion_mnist_offline/efficientnet_lite0",
+        "bbc_news/minilm_l3",
+        "bbc_news/minilm_l6",
+    }
     assert all(e["max_row_relative_error"] == 0.0 for e in report["encode"].values())  # same device: same bits
     assert report["stitch"]["rows"] > 0 and report["stitch"]["max_accuracy_difference"] == 0.0
     assert "PASS" in capsys.readouterr().out

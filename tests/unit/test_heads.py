@@ -17,8 +17,6 @@ from latentstitch.decoders import (
     save_head,
 )
 
-
-
 CHANCE = 0.1  # 10 balanced classes
 
 

@@ -49,7 +49,7 @@ def test_n_jobs_is_a_scheduling_setting():
         with pytest.raises(ValueError, match="n_jobs must be a positive int, -1 or None"):
             resolve_n_jobs(bad)
     settings, n = split_n_jobs({"kind": "svm", "C": 1.0, "n_jobs": 4})
-    assert settings == {"kind": "svm", "C": 1.0} and n == 4       # not in the fingerprint
+    assert settings == {"kind": "svm", "C": 1.0} and n == 4  # not in the fingerprint
     assert split_n_jobs({"kind": "mlp"})[1] == resolve_n_jobs(None)  # default: every core
     # every head kind takes n_jobs from its config; only the SVC uses it itself
     assert build_head({"kind": "mlp", "n_jobs": 2}).get_params().get("n_jobs") is None
@@ -67,14 +67,29 @@ def test_the_stage_trains_heads_in_parallel_as_it_would_one_by_one(blobs, tmp_pa
     x, y, x_test, y_test = blobs
     out = {}
     for n_jobs in (1, 2):
-        cfg = OmegaConf.create({"seed": 0, "device": "cpu", "logger": None, "suite": {"name": "t"},
-                                "paths": {"results_dir": str(tmp_path / str(n_jobs))}})
-        jobs = [HeadJob(out=tmp_path / str(n_jobs) / "heads" / "d" / f"e{i}" / kind,
-                        head_cfg={"kind": kind, "n_jobs": n_jobs, **({"max_epochs": 2} if kind == "mlp" else {})},
-                        record={"dataset": "d", "encoder": f"e{i}", "head": kind, "relative": False},
-                        data_id={"e": i}, train=(x[:300] * (i + 1), y[:300]), test=(x_test, y_test),
-                        anchor_idx=None, key=f"d/e{i}/{kind}")
-                for i in range(2) for kind in ("svm", "mlp")]
+        cfg = OmegaConf.create(
+            {
+                "seed": 0,
+                "device": "cpu",
+                "logger": None,
+                "suite": {"name": "t"},
+                "paths": {"results_dir": str(tmp_path / str(n_jobs))},
+            }
+        )
+        jobs = [
+            HeadJob(
+                out=tmp_path / str(n_jobs) / "heads" / "d" / f"e{i}" / kind,
+                head_cfg={"kind": kind, "n_jobs": n_jobs, **({"max_epochs": 2} if kind == "mlp" else {})},
+                record={"dataset": "d", "encoder": f"e{i}", "head": kind, "relative": False},
+                data_id={"e": i},
+                train=(x[:300] * (i + 1), y[:300]),
+                test=(x_test, y_test),
+                anchor_idx=None,
+                key=f"d/e{i}/{kind}",
+            )
+            for i in range(2)
+            for kind in ("svm", "mlp")
+        ]
         summary = {"trained": 0, "kept": 0, "test_accuracy": {}}
         keep_or_train_heads(cfg, jobs, summary, "train_heads")
         assert summary["trained"] == 4 and summary["kept"] == 0

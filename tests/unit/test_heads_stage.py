@@ -16,8 +16,6 @@ from latentstitch.layout import head_dir, relative_head_dir
 from latentstitch.stages import train_heads, train_relative_heads
 
 
-
-
 def stage_config(tmp_path, heads):
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose(config_name="config")
@@ -26,8 +24,11 @@ def stage_config(tmp_path, heads):
         cfg.paths.encodings_dir = str(tmp_path / "encodings")
         cfg.device = "cpu"
         cfg.suite = OmegaConf.create(
-            {"name": "unit", "datasets": {"digits": {"encoders": ["a", "b"], "heads": heads}},
-             "anchors": {"num": [40], "seeds": [0]}}
+            {
+                "name": "unit",
+                "datasets": {"digits": {"encoders": ["a", "b"], "heads": heads}},
+                "anchors": {"num": [40], "seeds": [0]},
+            }
         )
     return cfg
 

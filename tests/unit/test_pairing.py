@@ -8,8 +8,7 @@ import pytest
 from omegaconf import OmegaConf
 from PIL import Image
 
-from latentstitch.data import load_dataset
-from latentstitch.data import pairing
+from latentstitch.data import load_dataset, pairing
 from latentstitch.data.pairing import check_paired, cross_modal_pairs, paired_with
 
 
@@ -20,9 +19,18 @@ def n24news(tmp_path, monkeypatch):
     (tmp_path / "images").mkdir()
     articles = []
     for i in range(40):
-        articles.append({"section": ["Arts", "Science", "Sports", "Travel"][i % 4], "headline": f"h{i}",
-                         "abstract": f"abstract {i}", "caption": f"c{i}", "image_id": f"id{i:02d}"})
-        Image.fromarray(rng.integers(0, 256, size=(8, 8, 3), dtype=np.uint8)).save(tmp_path / "images" / f"id{i:02d}.jpg")
+        articles.append(
+            {
+                "section": ["Arts", "Science", "Sports", "Travel"][i % 4],
+                "headline": f"h{i}",
+                "abstract": f"abstract {i}",
+                "caption": f"c{i}",
+                "image_id": f"id{i:02d}",
+            }
+        )
+        Image.fromarray(rng.integers(0, 256, size=(8, 8, 3), dtype=np.uint8)).save(
+            tmp_path / "images" / f"id{i:02d}.jpg"
+        )
     (tmp_path / "nytimes_dataset.json").write_text(json.dumps(articles))
     monkeypatch.setenv("N24NEWS_DIR", str(tmp_path))
     return tmp_path
@@ -41,7 +49,9 @@ def test_check_paired_accepts_the_same_articles_and_ids_travel_through_the_split
         ids = text.split(split).ids
         assert [p.stem for p in image.split(split).inputs.paths] == list(ids)
         assert [f"abstract {int(i[2:])}" for i in ids] == list(text.split(split).inputs)
-    assert check_paired("n24news_text", "n24news_image", subset_a={"train": 20}, subset_b={"train": 20}) == 24  # + 4 test
+    assert (
+        check_paired("n24news_text", "n24news_image", subset_a={"train": 20}, subset_b={"train": 20}) == 24
+    )  # + 4 test
 
 
 def test_check_paired_rejects_different_samples_and_undeclared_pairs(n24news):
@@ -60,7 +70,10 @@ def test_cross_modal_pairs_of_a_suite(monkeypatch):
     assert cross_modal_pairs({"n24news_text": both, "n24news_image": {"encoders": ["e"]}}) == []
     # a one-sided declaration is an error naming both files' values
     real = pairing.load_group_config
-    monkeypatch.setattr(pairing, "load_group_config", lambda group, name: OmegaConf.create(
-        {"paired_with": None}) if name == "n24news_image" else real(group, name))
+    monkeypatch.setattr(
+        pairing,
+        "load_group_config",
+        lambda group, name: OmegaConf.create({"paired_with": None}) if name == "n24news_image" else real(group, name),
+    )
     with pytest.raises(ValueError, match="declares paired_with: 'n24news_image'.*declares paired_with: None"):
         cross_modal_pairs(suite)

@@ -54,11 +54,22 @@ def test_settings_columns(values):
     assert set(rec["metric"]) == {"lcos", "lmse", "rmse"}
     assert cls["std"].notna().all() and rec["std"].isna().all()
     assert values.groupby("table")["head"].unique().map(list).to_dict() == {
-        1: ["svm"], 2: ["svm"], 3: ["ae"], 4: ["ae"], 5: ["mlp"], 6: ["mlp"], 8: ["ae"]
+        1: ["svm"],
+        2: ["svm"],
+        3: ["ae"],
+        4: ["ae"],
+        5: ["mlp"],
+        6: ["mlp"],
+        8: ["ae"],
     }
     assert values.groupby("table")["scaling"].unique().map(list).to_dict() == {
-        1: ["standard"], 2: ["l2"], 3: ["standard"], 4: ["standard"], 5: ["standard"],
-        6: ["l2"], 8: ["standard"]
+        1: ["standard"],
+        2: ["l2"],
+        3: ["standard"],
+        4: ["standard"],
+        5: ["standard"],
+        6: ["l2"],
+        8: ["standard"],
     }
     assert set(values.loc[values["decoder_l2"], "table"]) == {4}
     anchors = values.groupby("table")["anchors"].unique().map(list).to_dict()

@@ -15,7 +15,9 @@ from latentstitch.pipeline import STAGES, dvc_yaml, module_files
 def test_params_yaml_and_dvc_yaml_are_fresh():
     result = subprocess.run(
         [sys.executable, str(REPO_ROOT / "scripts" / "compose_params.py"), "--check"],
-        capture_output=True, text=True, cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
     )
     assert result.returncode == 0, result.stderr
     # the committed params.yaml is exactly the default composition
@@ -25,21 +27,30 @@ def test_params_yaml_and_dvc_yaml_are_fresh():
 
 def test_params_hold_every_group_option_the_suite_names():
     cfg = compose(["suite=smoke"])
-    assert set(cfg.encoders) == {"efficientnet_lite0", "rexnet_100", "vit_small_patch16_224", "bert_base_cased",
-                                 "roberta_base", "electra_base"}
+    assert set(cfg.encoders) == {
+        "efficientnet_lite0",
+        "rexnet_100",
+        "vit_small_patch16_224",
+        "bert_base_cased",
+        "roberta_base",
+        "electra_base",
+    }
     assert set(cfg.heads) == {"svm_fast", "svm", "mlp"}  # mlp: the appendix's figure13
     assert cfg.heads.svm.kind == "svm" and cfg.autoencoders.cnn_tiny.max_epochs == 2
     assert set(cfg.datasets) == {"digits", "bbc_news", "digits_inverted"} and cfg.datasets.digits.split_seed == 0
 
 
-@pytest.mark.parametrize("where, key, file", [
-    ("suite.datasets.bbc_news", "encoderz", "conf/suite/smoke.yaml"),
-    ("suite.stitch", "methodz", "conf/suite/smoke.yaml"),
-    ("suite.datasets.digits.autoencoders", "seed", "conf/suite/smoke.yaml"),
-    ("datasets.digits", "split_sed", "conf/dataset/digits.yaml"),
-    ("autoencoders.cnn_tiny", "chanels", "conf/autoencoder/cnn_tiny.yaml"),
-    ("encode", "batchsize", "conf/config.yaml"),
-])
+@pytest.mark.parametrize(
+    "where, key, file",
+    [
+        ("suite.datasets.bbc_news", "encoderz", "conf/suite/smoke.yaml"),
+        ("suite.stitch", "methodz", "conf/suite/smoke.yaml"),
+        ("suite.datasets.digits.autoencoders", "seed", "conf/suite/smoke.yaml"),
+        ("datasets.digits", "split_sed", "conf/dataset/digits.yaml"),
+        ("autoencoders.cnn_tiny", "chanels", "conf/autoencoder/cnn_tiny.yaml"),
+        ("encode", "batchsize", "conf/config.yaml"),
+    ],
+)
 def test_unknown_keys_name_key_file_and_valid_keys(where, key, file):
     cfg = compose(["suite=smoke"])
     OmegaConf.update(cfg, f"{where}.{key}", 1, force_add=True)
@@ -81,8 +92,11 @@ def test_stale_params_is_an_error(tmp_path):
 
 def test_no_stage_imports_another_stage():
     for stage in STAGES:
-        stage_modules = [p for p in module_files(stage.module) if p.parent.name == "stages"
-                         and p.name not in ("__init__.py", "_cli.py")]
+        stage_modules = [
+            p
+            for p in module_files(stage.module)
+            if p.parent.name == "stages" and p.name not in ("__init__.py", "_cli.py")
+        ]
         assert [p.stem for p in stage_modules] in ([], [stage.module.rsplit(".", 1)[1]]), (stage.name, stage_modules)
 
 

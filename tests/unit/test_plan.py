@@ -12,20 +12,27 @@ def config(*overrides, stitch=None):
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose(config_name="config", overrides=list(overrides))
     with open_dict(cfg):
-        cfg.suite = OmegaConf.create({
-            "name": "unit",
-            "datasets": {"a": {}, "b": {}},
-            "anchors": {"num": [100], "seeds": [0, 1]},
-            "stitch": stitch if stitch is not None else {
-                "methods": ["ortho", "affine", "relative"],
-                "scalings": ["standard"],
-                "translator": {"affine_steps": 30},
-                "datasets": {
-                    "b": {"anchors": {"num": [10, 20]}, "methods": ["linear"],
-                          "autoencoders": {"anchors": {"num": 50, "stratified": True}, "scalings": ["l2"]}},
+        cfg.suite = OmegaConf.create(
+            {
+                "name": "unit",
+                "datasets": {"a": {}, "b": {}},
+                "anchors": {"num": [100], "seeds": [0, 1]},
+                "stitch": stitch
+                if stitch is not None
+                else {
+                    "methods": ["ortho", "affine", "relative"],
+                    "scalings": ["standard"],
+                    "translator": {"affine_steps": 30},
+                    "datasets": {
+                        "b": {
+                            "anchors": {"num": [10, 20]},
+                            "methods": ["linear"],
+                            "autoencoders": {"anchors": {"num": 50, "stratified": True}, "scalings": ["l2"]},
+                        },
+                    },
                 },
-            },
-        })
+            }
+        )
     return cfg
 
 
@@ -72,7 +79,8 @@ def test_every_suite_resolves():
             cfg = compose(config_name="config", overrides=[f"suite={suite}"])
         for dataset, dcfg in cfg.suite.datasets.items():
             tasks = (["classification"] if dcfg.get("heads") else []) + (
-                ["reconstruction"] if dcfg.get("autoencoders") else [])
+                ["reconstruction"] if dcfg.get("autoencoders") else []
+            )
             for task in tasks:
                 settings = stitch_settings(cfg, dataset, task)
                 assert settings.anchor_counts and settings.seeds, (suite, dataset, task)

@@ -35,9 +35,22 @@ def synthetic_results(seed=0, counts=(10, 20), seeds=(0, 1)):
     rows = []
 
     def add(dataset, task, source, target, decoder, method, scaling, anchors, s, metric, low, high, l2=None):
-        row = dict(source=source, target=target, decoder=decoder, method=method, scaling=scaling, anchors=anchors,
-                   seed=s, metric=metric, value=rng.uniform(low, high), task=task, dataset=dataset, suite="unit",
-                   git_revision="abc123", config_hash="cafe")
+        row = dict(
+            source=source,
+            target=target,
+            decoder=decoder,
+            method=method,
+            scaling=scaling,
+            anchors=anchors,
+            seed=s,
+            metric=metric,
+            value=rng.uniform(low, high),
+            task=task,
+            dataset=dataset,
+            suite="unit",
+            git_revision="abc123",
+            config_hash="cafe",
+        )
         if l2 is not None:
             row["decoder_l2"] = l2
         rows.append(row)
@@ -102,8 +115,15 @@ def _values(results, **where):
 def test_cells_pool_pairs_and_seeds_like_numpy(results, tables):
     table = tables["classification_svm_standard"]
     # ortho: 6 ordered pairs x 2 seeds at the largest anchor count (the default), sample std
-    x = _values(results, dataset="fashion_mnist_offline", decoder="svm", method="ortho", scaling="standard",
-                anchors=20, metric="accuracy")
+    x = _values(
+        results,
+        dataset="fashion_mnist_offline",
+        decoder="svm",
+        method="ortho",
+        scaling="standard",
+        anchors=20,
+        metric="accuracy",
+    )
     assert len(x) == 12
     cell = _cell(table, "fashion_mnist_offline", "ortho")
     assert (cell["n"], cell["anchors"]) == (12, 20)
@@ -115,9 +135,15 @@ def test_cells_pool_pairs_and_seeds_like_numpy(results, tables):
     np.testing.assert_allclose([cell["mean"], cell["std"]], [own.mean(), own.std(ddof=1)], rtol=1e-12)
     assert _cell(table, "fashion_mnist_offline", "absolute")["n"] == 2
     # reconstruction: the latent metric comes from the "latent" rows of same-bottleneck pairs
-    same = results[(results["task"] == "reconstruction") & (results["decoder"] == "latent") & ~results["decoder_l2"]
-                   & (results["method"] == "linear") & (results["scaling"] == "standard") & (results["anchors"] == 20)
-                   & (results["metric"] == "lcos")]
+    same = results[
+        (results["task"] == "reconstruction")
+        & (results["decoder"] == "latent")
+        & ~results["decoder_l2"]
+        & (results["method"] == "linear")
+        & (results["scaling"] == "standard")
+        & (results["anchors"] == 20)
+        & (results["metric"] == "lcos")
+    ]
     same = same[[bottleneck(s) == bottleneck(t) for s, t in zip(same["source"], same["target"])]]["value"]
     assert len(same) == 8  # 4 same-bottleneck pairs of the 12, x 2 seeds
     cell = _cell(tables["reconstruction_plain_same_standard"], "fashion_mnist_offline", "linear", "lcos")
@@ -135,24 +161,40 @@ def test_ddof_is_a_setting(results):
 
 def test_paper_layouts(tables):
     assert {key: t.spec.paper_table for key, t in tables.items()} == {
-        "classification_svm_standard": 1, "classification_svm_l2": 2,
-        "reconstruction_plain_same_standard": 3, "reconstruction_l2dec_same_standard": 4,
+        "classification_svm_standard": 1,
+        "classification_svm_l2": 2,
+        "reconstruction_plain_same_standard": 3,
+        "reconstruction_l2dec_same_standard": 4,
         "reconstruction_plain_cross_standard": 8,
-        "reconstruction_plain_same_l2": None, "reconstruction_plain_cross_l2": None, "reconstruction_l2dec_same_l2": None,
-        "retrieval_standard": None, "retrieval_l2": None,
+        "reconstruction_plain_same_l2": None,
+        "reconstruction_plain_cross_l2": None,
+        "reconstruction_l2dec_same_l2": None,
+        "retrieval_standard": None,
+        "retrieval_l2": None,
     }
     retrieval = tables["retrieval_standard"].layout()
     assert "No Stitching" not in retrieval.index and "ortho" in retrieval.index
     assert {c.rsplit(" ", 1)[1] for c in retrieval.columns} == {"lcos", "retrieval_top1", "retrieval_mrr"}
     layout = tables["classification_svm_standard"].layout()
     assert list(layout.index) == ["fashion_mnist_offline", "bbc_news"]
-    assert list(layout.columns) == ["anchors", "No Stitching", "absolute", "relative", "affine", "linear", "l-ortho",
-                                    "ortho", "ridge"]
+    assert list(layout.columns) == [
+        "anchors",
+        "No Stitching",
+        "absolute",
+        "relative",
+        "affine",
+        "linear",
+        "l-ortho",
+        "ortho",
+        "ridge",
+    ]
     assert layout.loc["bbc_news", "anchors"] == "20"
     assert all(" ± " in v for v in layout.iloc[:, 1:].to_numpy().ravel())
     # the columns that do not depend on scaling are the same in both scaling tables, as printed in the paper
     both = tables["classification_svm_l2"].layout()
-    pd.testing.assert_frame_equal(layout[["No Stitching", "absolute", "relative"]], both[["No Stitching", "absolute", "relative"]])
+    pd.testing.assert_frame_equal(
+        layout[["No Stitching", "absolute", "relative"]], both[["No Stitching", "absolute", "relative"]]
+    )
     assert not layout["ortho"].equals(both["ortho"])
 
     table3 = tables["reconstruction_plain_same_standard"].layout()
@@ -165,15 +207,28 @@ def test_paper_layouts(tables):
 
 def test_tidy_csv_carries_settings(tables):
     tidy = tables["reconstruction_l2dec_same_standard"].tidy()
-    assert {"table", "paper_table", "decoder_l2", "pairs", "ddof", "dataset", "method", "metric", "anchors", "n",
-            "mean", "std"} <= set(tidy.columns)
+    assert {
+        "table",
+        "paper_table",
+        "decoder_l2",
+        "pairs",
+        "ddof",
+        "dataset",
+        "method",
+        "metric",
+        "anchors",
+        "n",
+        "mean",
+        "std",
+    } <= set(tidy.columns)
     assert tidy["decoder_l2"].all() and set(tidy["pairs"]) == {"same"} and set(tidy["paper_table"]) == {4}
 
 
 def test_anchor_settings(results):
     table1 = TableSpec("classification_svm_standard", "t", "classification", "svm", "standard", paper_table=1)
-    table8 = TableSpec("reconstruction_plain_cross_standard", "t", "reconstruction", "ae", "standard", False,
-                       "cross", 8)
+    table8 = TableSpec(
+        "reconstruction_plain_cross_standard", "t", "reconstruction", "ae", "standard", False, "cross", 8
+    )
     setting = {"default": 20, "table8": 10, "bbc_news": {"table1": 10}}
     assert anchor_setting(None, "bbc_news", table1) is None
     assert anchor_setting(10, "bbc_news", table1) == 10
@@ -195,13 +250,20 @@ def test_comparison_joins_the_same_paper_cell(tables, paper):
     ortho = comparison[(comparison["table"] == "classification_svm_standard") & (comparison["method"] == "ortho")]
     assert len(ortho) == 1
     row = ortho.iloc[0]
-    assert (row["paper_table"], row["paper_dataset"], row["paper_mean"], row["paper_std"]) == (1, "fashion_mnist", 0.85, 0.02)
+    assert (row["paper_table"], row["paper_dataset"], row["paper_mean"], row["paper_std"]) == (
+        1,
+        "fashion_mnist",
+        0.85,
+        0.02,
+    )
     ours = _cell(tables["classification_svm_standard"], "fashion_mnist_offline", "ortho")
     assert row["ours_mean"] == ours["mean"] and row["difference"] == pytest.approx(ours["mean"] - 0.85)
     # the L2 table compares with Table 2, the autoencoder tables with Tables 3, 4 and 8
     l2 = comparison[(comparison["paper_table"] == 2) & (comparison["method"] == "linear")].iloc[0]
     assert (l2["paper_mean"], l2["paper_std"]) == (0.65, 0.23)
-    t3 = comparison[(comparison["paper_table"] == 3) & (comparison["method"] == "absolute") & (comparison["metric"] == "lcos")]
+    t3 = comparison[
+        (comparison["paper_table"] == 3) & (comparison["method"] == "absolute") & (comparison["metric"] == "lcos")
+    ]
     assert t3["paper_mean"].tolist() == [0.17] and t3["paper_anchors"].tolist() == [1000]
     assert set(comparison["paper_table"]) == {1, 2, 3, 4, 8}
     # bbc_news is not in the paper; ridge and no-stitch reconstruction are not printed there
@@ -280,7 +342,9 @@ def test_cell_format():
 
 
 def test_markdown_and_latex_rendering():
-    frame = pd.DataFrame({"a|b": ["x_1", "0.5 ± 0.1"], "n": [1, float("nan")]}, index=pd.Index(["r1", "r2"], name="row"))
+    frame = pd.DataFrame(
+        {"a|b": ["x_1", "0.5 ± 0.1"], "n": [1, float("nan")]}, index=pd.Index(["r1", "r2"], name="row")
+    )
     md = markdown_table(frame)
     assert md.splitlines()[0] == "| row | a\\|b | n |" and md.splitlines()[1] == "| --- | --- | --- |"
     assert "| r2 | 0.5 ± 0.1 | – |" in md
@@ -313,7 +377,9 @@ def test_figures_are_written(tmp_path, results):
     grid = {"original": rng.uniform(size=(4, 8, 8)), "ortho": rng.uniform(size=(4, 8, 8))}
     assert _is_png(figures.plot_reconstruction_grid(grid, tmp_path / "grid.png", title="t"))
     with pytest.raises(ValueError, match="same number and shape of images"):
-        figures.plot_reconstruction_grid({"a": grid["original"], "b": grid["ortho"][:2]}, tmp_path / "bad.png", title="t")
+        figures.plot_reconstruction_grid(
+            {"a": grid["original"], "b": grid["ortho"][:2]}, tmp_path / "bad.png", title="t"
+        )
     norms = {"e0": rng.normal(10, 1, 200), "e2": rng.normal(0.1, 0.01, 200)}
     assert _is_png(figures.plot_norm_distributions(norms, tmp_path / "norms.png", title="t"))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["grid.png", "heatmap.png", "norms.png", "sweep.png"]

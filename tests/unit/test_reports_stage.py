@@ -16,12 +16,11 @@ from sklearn.svm import SVC
 from latentstitch.config import REPO_ROOT
 from latentstitch.data import load_dataset, sample_anchors
 from latentstitch.decoders import CNNAutoencoder, save_autoencoder
-from latentstitch.io import swap_dir
-from latentstitch.io import save_encodings
-from latentstitch.provenance import provenance
-from latentstitch.io import write_json_atomic
+from latentstitch.io import save_encodings, swap_dir, write_json_atomic
 from latentstitch.layout import autoencoder_dir, report_dir, stitch_table_path
-from latentstitch.stages import report, stitch as stitch_stage
+from latentstitch.provenance import provenance
+from latentstitch.stages import report
+from latentstitch.stages import stitch as stitch_stage
 from latentstitch.stitching import Decoder, Space, StitchSettings, stitch
 
 ENCODERS = {"minilm_l3": 12, "minilm_l6": 12, "glove_50d": 6}
@@ -43,8 +42,13 @@ def suite(tmp_path_factory):
     digits = load_dataset("digits")
     train, test = digits.train.inputs[:N_TRAIN], digits.test.inputs[:N_TEST]
     y_train, y_test = digits.train.labels[:N_TRAIN], digits.test.labels[:N_TEST]
-    settings = StitchSettings(methods=METHODS, scalings=("standard", "l2"), anchor_counts=COUNTS, seeds=SEEDS,
-                              translator_kwargs={"affine_steps": 20})
+    settings = StitchSettings(
+        methods=METHODS,
+        scalings=("standard", "l2"),
+        anchor_counts=COUNTS,
+        seeds=SEEDS,
+        translator_kwargs={"affine_steps": 20},
+    )
 
     def anchors(count, seed):
         return sample_anchors(y_train, count, seed)
@@ -62,40 +66,58 @@ def suite(tmp_path_factory):
 
     spaces, decoders = [], []
     for ae_id in AUTOENCODERS:
-        ae = CNNAutoencoder(bottleneck=6, channels=(4, 8), max_epochs=1, batch_size=32,
-                            seed=int(ae_id[-1]), accelerator="cpu").fit(train)
+        ae = CNNAutoencoder(
+            bottleneck=6, channels=(4, 8), max_epochs=1, batch_size=32, seed=int(ae_id[-1]), accelerator="cpu"
+        ).fit(train)
         out = save_autoencoder(ae, autoencoder_dir(results_dir, "digits", ae_id))
         latents = {"train": ae.encode(train), "test": ae.encode(test)}
         for split, labels in (("train", y_train), ("test", y_test)):
             save_encodings(out / f"{split}.safetensors", latents[split], labels, {})
-        save_file({"images": (test[:16] / 255.0).astype(np.float32), "reconstructions": ae.decode(latents["test"][:16])},
-                  str(out / "reconstructions.safetensors"))
+        save_file(
+            {"images": (test[:16] / 255.0).astype(np.float32), "reconstructions": ae.decode(latents["test"][:16])},
+            str(out / "reconstructions.safetensors"),
+        )
         spaces.append(Space(ae_id, latents["train"], latents["test"]))
         decoders.append(Decoder("ae", ae_id, "reconstruction", ae.decode))
     reconstruction = stitch(spaces, decoders, settings, images_test=test / 255.0, anchor_indices=anchors)
 
-    table = pd.concat([classification.assign(task="classification"),
-                       reconstruction.assign(task="reconstruction", decoder_l2=False)], ignore_index=True)
+    table = pd.concat(
+        [classification.assign(task="classification"), reconstruction.assign(task="reconstruction", decoder_l2=False)],
+        ignore_index=True,
+    )
     path = stitch_table_path(results_dir, "digits")
     path.parent.mkdir(parents=True)
     table.assign(dataset="digits", suite="unit", **provenance({"suite": "unit"})).to_csv(path, index=False)
-    cfg = OmegaConf.create({
-        "paths": {"results_dir": str(results_dir), "encodings_dir": str(encodings_dir)},
-        "device": "cpu",
-        "logger": {"wandb": False},
-        "suite": {
-            "name": "unit",
-            "tiny": False,
-            "anchors": {"num": list(COUNTS), "seeds": list(SEEDS)},
-            "stitch": {"methods": list(METHODS), "scalings": ["standard", "l2"], "translator": {"affine_steps": 20}},
-            "datasets": {"digits": {
-                "encoders": list(ENCODERS), "heads": ["svm"],
-                "autoencoders": {"bottlenecks": [6], "seeds": [0, 1], "l2": [False]},
-            }},
-            "report": {"paper_datasets": {"digits": "mnist"}, "anchors": {"default": 32}, "images": IMAGES,
-                       "note": "Unit-test suite: random projections of digits stand in for the encoders."},
-        },
-    })
+    cfg = OmegaConf.create(
+        {
+            "paths": {"results_dir": str(results_dir), "encodings_dir": str(encodings_dir)},
+            "device": "cpu",
+            "logger": {"wandb": False},
+            "suite": {
+                "name": "unit",
+                "tiny": False,
+                "anchors": {"num": list(COUNTS), "seeds": list(SEEDS)},
+                "stitch": {
+                    "methods": list(METHODS),
+                    "scalings": ["standard", "l2"],
+                    "translator": {"affine_steps": 20},
+                },
+                "datasets": {
+                    "digits": {
+                        "encoders": list(ENCODERS),
+                        "heads": ["svm"],
+                        "autoencoders": {"bottlenecks": [6], "seeds": [0, 1], "l2": [False]},
+                    }
+                },
+                "report": {
+                    "paper_datasets": {"digits": "mnist"},
+                    "anchors": {"default": 32},
+                    "images": IMAGES,
+                    "note": "Unit-test suite: random projections of digits stand in for the encoders.",
+                },
+            },
+        }
+    )
     # what the stitch stage writes besides the table: the figures' data and its summary
     figures = path.parent / "figures"
     figures.mkdir()
@@ -121,14 +143,25 @@ def test_report_links_every_table_and_figure(built):
     text = (out / "report.md").read_text()
     links = re.findall(r"\]\(([^)\s]+)\)", text)
     assert links and all((out / link).is_file() and (out / link).stat().st_size > 0 for link in links)
-    expected_figures = {f"figures/{name}.png" for name in (
-        "anchors_digits_svm", "anchors_reconstruction_digits_plain_same", "heatmap_digits_svm",
-        "reconstructions_digits_plain", "norms_digits")}
+    expected_figures = {
+        f"figures/{name}.png"
+        for name in (
+            "anchors_digits_svm",
+            "anchors_reconstruction_digits_plain_same",
+            "heatmap_digits_svm",
+            "reconstructions_digits_plain",
+            "norms_digits",
+        )
+    }
     assert expected_figures <= set(links)
     assert all(_is_png(out / f) for f in expected_figures)
     assert {str(out / f) for f in expected_figures} == set(summary["figures"])
-    for key in ("classification_svm_standard", "classification_svm_l2", "reconstruction_plain_same_standard",
-                "reconstruction_plain_same_l2"):
+    for key in (
+        "classification_svm_standard",
+        "classification_svm_l2",
+        "reconstruction_plain_same_standard",
+        "reconstruction_plain_same_l2",
+    ):
         assert {f"tables/{key}.{ext}" for ext in ("md", "csv", "tex")} <= set(links)
     assert {"comparison.md", "comparison.csv", "rankings.csv"} <= set(links)
 
@@ -142,14 +175,22 @@ def test_report_header_says_what_differs_from_the_paper(built):
     assert "Encoders differ from the paper's (Table 7): minilm_l3, minilm_l6, glove_50d" in text
     assert "Datasets standing in for the paper's: digits for mnist" in text
     comparison_md = (out / "comparison.md").read_text()
-    assert "Encoders differ from the paper's" in comparison_md and "Paper Table 1 vs `classification_svm_standard`" in comparison_md
+    assert (
+        "Encoders differ from the paper's" in comparison_md
+        and "Paper Table 1 vs `classification_svm_standard`" in comparison_md
+    )
 
 
 def test_tables_and_comparison_match_the_stitch_results(built, suite):
     _, out = built
     results = pd.read_csv(stitch_table_path(suite.paths.results_dir, "digits"))
-    ortho = results[(results["decoder"] == "svm") & (results["method"] == "ortho") & (results["scaling"] == "standard")
-                    & (results["anchors"] == 32) & (results["metric"] == "accuracy")]["value"]
+    ortho = results[
+        (results["decoder"] == "svm")
+        & (results["method"] == "ortho")
+        & (results["scaling"] == "standard")
+        & (results["anchors"] == 32)
+        & (results["metric"] == "accuracy")
+    ]["value"]
     assert len(ortho) == 6 * len(SEEDS)
     tidy = pd.read_csv(out / "tables" / "classification_svm_standard.csv")
     cell = tidy[tidy["method"] == "ortho"].iloc[0]

@@ -207,7 +207,9 @@ def test_method_grid_runs_a_method_on_part_of_the_grid(stitched):
     }
     with pytest.raises(ValueError, match=r"method_grid names 'relative', not a translation method"):
         StitchSettings(method_grid={"relative": {"anchors": [10]}})
-    with pytest.raises(ValueError, match=r"method_grid\['mlp'\] must be a mapping with keys among anchors, scalings, seeds"):
+    with pytest.raises(
+        ValueError, match=r"method_grid\['mlp'\] must be a mapping with keys among anchors, scalings, seeds"
+    ):
         StitchSettings(method_grid={"mlp": {"seed": [0]}})
 
 

@@ -34,13 +34,23 @@ def _spaces(rng):
 def tables():
     spaces, y_train, y_test = _spaces(np.random.default_rng(7))
     decoders = [Decoder.head("svm", s.name, SVMHead().fit(s.train, y_train)) for s in spaces]
-    settings = dict(methods=["absolute", "affine", "linear", "l-ortho", "ortho", "ridge"],
-                    scalings=["standard", "l2"], anchor_counts=[60], seeds=[0, 1], retrieval_queries=100,
-                    translator_kwargs={"affine_steps": 50})
+    settings = dict(
+        methods=["absolute", "affine", "linear", "l-ortho", "ortho", "ridge"],
+        scalings=["standard", "l2"],
+        anchor_counts=[60],
+        seeds=[0, 1],
+        retrieval_queries=100,
+        translator_kwargs={"affine_steps": 50},
+    )
     out = {}
     for device in (None, "cpu"):
-        out[device] = stitch(spaces, decoders, StitchSettings(**settings, device=device), y_test=y_test,
-                             anchor_indices=lambda count, seed: sample_anchors(y_train, count, seed))
+        out[device] = stitch(
+            spaces,
+            decoders,
+            StitchSettings(**settings, device=device),
+            y_test=y_test,
+            anchor_indices=lambda count, seed: sample_anchors(y_train, count, seed),
+        )
     return out
 
 
@@ -67,7 +77,7 @@ def test_resolve_device_and_the_cuda_fallback(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert resolve_device("auto") is None            # auto without a GPU: quietly the CPU
+        assert resolve_device("auto") is None  # auto without a GPU: quietly the CPU
     with pytest.warns(RuntimeWarning, match="no CUDA device.*stitching on the CPU"):
         assert resolve_device("cuda") is None
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)

@@ -23,7 +23,6 @@ from latentstitch.wandb_runs import read_runs
 WARNING = "warning: wandb logging failed"
 
 
-
 @pytest.fixture(autouse=True)
 def _fresh(monkeypatch, tmp_path):
     tracking.reset_failure()
@@ -33,11 +32,13 @@ def _fresh(monkeypatch, tmp_path):
 
 
 def config(tmp_path, **logger):
-    return OmegaConf.create({
-        "paths": {"results_dir": str(tmp_path / "results")},
-        "suite": {"name": "unit", "datasets": {"digits": {}, "bbc_news": {}}},
-        "logger": {"wandb": True, "project": "unit", "mode": "offline", "dir": str(tmp_path), **logger},
-    })
+    return OmegaConf.create(
+        {
+            "paths": {"results_dir": str(tmp_path / "results")},
+            "suite": {"name": "unit", "datasets": {"digits": {}, "bbc_news": {}}},
+            "logger": {"wandb": True, "project": "unit", "mode": "offline", "dir": str(tmp_path), **logger},
+        }
+    )
 
 
 def writes_result(cfg):
@@ -52,15 +53,17 @@ def writes_result(cfg):
 
 
 def test_table_data_gives_none_for_every_missing_value_and_one_kind_per_column():
-    frame = pd.DataFrame({
-        "paper_anchors": pd.array([pd.NA, pd.NA, 500], dtype="Int64"),  # the column
-        "name": ["a", None, "c"],
-        "value": [1.5, np.nan, np.float32(2.0)],
-        "mixed": [1, "two", None],
-        "flag": [True, False, None],
-        "when": pd.to_datetime(["2026-01-01", None, "2026-01-03"]),
-        "list": [[1, 2], [], [3]],
-    })
+    frame = pd.DataFrame(
+        {
+            "paper_anchors": pd.array([pd.NA, pd.NA, 500], dtype="Int64"),  # the column
+            "name": ["a", None, "c"],
+            "value": [1.5, np.nan, np.float32(2.0)],
+            "mixed": [1, "two", None],
+            "flag": [True, False, None],
+            "when": pd.to_datetime(["2026-01-01", None, "2026-01-03"]),
+            "list": [[1, 2], [], [3]],
+        }
+    )
     import wandb
 
     with pytest.raises(TypeError, match="incompatible types"):  # what crashed the report stage
@@ -94,8 +97,14 @@ def test_run_context_groups_by_suite_and_tags_datasets_and_sweep_keys(tmp_path):
     cfg.translator, cfg.scaling, cfg.anchors = {"method": "ortho"}, {"name": "l2"}, [30, 60]
     context = tracking.run_context(cfg, "stitch")
     assert (context.group, context.name) == ("unit", "unit/stitch")
-    assert context.tags == ["dataset:digits", "dataset:bbc_news", "method:ortho", "scaling:l2", "anchors:30",
-                            "anchors:60"]
+    assert context.tags == [
+        "dataset:digits",
+        "dataset:bbc_news",
+        "method:ortho",
+        "scaling:l2",
+        "anchors:30",
+        "anchors:60",
+    ]
 
 
 # --- failures: results kept, one report, exit 0 (or raised when strict) ----------------------
@@ -217,7 +226,13 @@ def test_a_training_curve_that_fails_to_log_leaves_training_alone(tmp_path, monk
 
 
 def test_the_cli_exits_normally_when_wandb_fails(tmp_path, monkeypatch, capsys):
+    import latentstitch.stages._cli as cli
+
     fake_wandb(monkeypatch, not_logged_in)
+    # A hand-made params file: the schema and freshness checks (tests/unit/test_params.py) are
+    # not what this test is about.
+    monkeypatch.setattr(cli, "validate", lambda cfg: None)
+    monkeypatch.setattr(cli, "check_fresh", lambda cfg, path: None)
     params = tmp_path / "params.yaml"
     OmegaConf.save(config(tmp_path), params)
     stage_main(writes_result, ["--params", str(params)])  # no SystemExit: exit code 0

@@ -155,8 +155,7 @@ def _noisy_regression(seed, n=70, d1=60, d2=30, noise=1.0):
 def test_ridge_beats_linear_on_held_out_points_under_noise(seed):
     x, y, x_test, y_test = _noisy_regression(seed)
     err = {
-        m: np.mean((Translator(m, "standard").fit(x, y).transform(x_test) - y_test) ** 2)
-        for m in ("ridge", "linear")
+        m: np.mean((Translator(m, "standard").fit(x, y).transform(x_test) - y_test) ** 2) for m in ("ridge", "linear")
     }
     assert err["ridge"] <= err["linear"]
 
@@ -424,8 +423,9 @@ def test_prepare_apply_and_folded_coef_give_transform(scaling):
     test = rng.normal(size=(9, 7))
     prepared = t.prepare(test)
     np.testing.assert_allclose(t.apply(prepared), t.transform(test), rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(prepared @ np.asarray(t.coef_) + np.asarray(t.offset_), t.transform(test),
-                               rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(
+        prepared @ np.asarray(t.coef_) + np.asarray(t.offset_), t.transform(test), rtol=1e-10, atol=1e-12
+    )
     with pytest.raises(ValueError, match=r"x_prepared must have shape \(m, 7\)"):
         t.apply(prepared[:, :6])
     prepared[2, 1] = np.inf

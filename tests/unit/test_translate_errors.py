@@ -74,8 +74,11 @@ def test_wrong_feature_dim_at_transform(anchors):
 
 
 def test_unknown_method_and_scaling_list_the_valid_ones():
-    with pytest.raises(ValueError, match=r"unknown method 'procrustes'; valid methods: absolute, ortho, "
-                       r"l-ortho, linear, ridge, affine"):
+    with pytest.raises(
+        ValueError,
+        match=r"unknown method 'procrustes'; valid methods: absolute, ortho, "
+        r"l-ortho, linear, ridge, affine",
+    ):
         Translator("procrustes")
     with pytest.raises(ValueError, match=r"unknown scaling 'zscore'; valid scalings: standard, l2, none"):
         Translator(scaling="zscore")

@@ -135,7 +135,8 @@ def test_mutual_neighbours_match_a_dense_oracle():
         fwd, bwd = sim.argmax(dim=1), sim.argmax(dim=0)
         mutual = torch.nonzero(bwd[fwd] == torch.arange(300)).flatten()
         assert sorted(zip(got.x_index.tolist(), got.y_index.tolist())) == sorted(
-            zip(mutual.tolist(), fwd[mutual].tolist()))
+            zip(mutual.tolist(), fwd[mutual].tolist())
+        )
         assert torch.all(got.score[:-1] >= got.score[1:])
 
 

@@ -56,14 +56,17 @@ def cross_domain_stitching(
         if "@" not in space.name:
             raise ValueError(f"space names must be encoder@domain, got {space.name!r}")
         if len(space.train) != len(y_train) or len(space.test) != len(y_test):
-            raise ValueError(f"space {space.name!r} has {len(space.train)} train / {len(space.test)} test rows, "
-                             f"the labels {len(y_train)} / {len(y_test)}")
+            raise ValueError(
+                f"space {space.name!r} has {len(space.train)} train / {len(space.test)} test rows, "
+                f"the labels {len(y_train)} / {len(y_test)}"
+            )
     decoders = []
     for space in spaces:
         head = build_head(head_cfg, seed=seed, accelerator=accelerator).fit(space.train, y_train)
         decoders.append(Decoder.head(str(head_cfg["kind"]), space.name, head))
-    table = stitch(spaces, decoders, settings, y_test=y_test,
-                   anchor_indices=lambda count, s: sample_anchors(y_train, count, s))
+    table = stitch(
+        spaces, decoders, settings, y_test=y_test, anchor_indices=lambda count, s: sample_anchors(y_train, count, s)
+    )
     table = table[table["decoder"] != "latent"].reset_index(drop=True)
     kinds = [pair_kind(s, t) if s != t else "no-stitch" for s, t in zip(table["source"], table["target"])]
     return table.assign(pair_kind=kinds)
@@ -72,8 +75,11 @@ def cross_domain_stitching(
 def summarize(table: pd.DataFrame) -> pd.DataFrame:
     """Accuracy mean, std (ddof 1) and count per (pair kind, method, scaling)."""
     acc = table[table["metric"] == "accuracy"]
-    return (acc.groupby(["pair_kind", "method", "scaling"], sort=False)["value"]
-            .agg(mean="mean", std="std", n="count").reset_index())
+    return (
+        acc.groupby(["pair_kind", "method", "scaling"], sort=False)["value"]
+        .agg(mean="mean", std="std", n="count")
+        .reset_index()
+    )
 
 
 def claim(table: pd.DataFrame, tolerance: float) -> dict[str, Any]:
@@ -92,14 +98,25 @@ def claim(table: pd.DataFrame, tolerance: float) -> dict[str, Any]:
     absolute_mean = float(absolute.mean()) if len(absolute) else None
     holds = no_stitch - best <= tolerance and (absolute_mean is None or best > absolute_mean)
     n_pairs = table.loc[table["pair_kind"].isin(PAIR_KINDS[:2]), ["source", "target"]].drop_duplicates().shape[0]
-    line = (f"best translation {method} ({scaling} scaling) reaches {best:.3f} mean accuracy over {n_pairs} "
-            f"cross-domain pairs vs no-stitch {no_stitch:.3f}"
-            + (f" and absolute {absolute_mean:.3f}" if absolute_mean is not None else "")
-            + f" (tolerance {tolerance})")
-    return {"holds": bool(holds), "line": line,
-            "details": {"best_method": method, "best_scaling": scaling, "best_accuracy": best,
-                        "no_stitch_accuracy": no_stitch, "absolute_accuracy": absolute_mean,
-                        "cross_domain_pairs": n_pairs, "tolerance": tolerance}}
+    line = (
+        f"best translation {method} ({scaling} scaling) reaches {best:.3f} mean accuracy over {n_pairs} "
+        f"cross-domain pairs vs no-stitch {no_stitch:.3f}"
+        + (f" and absolute {absolute_mean:.3f}" if absolute_mean is not None else "")
+        + f" (tolerance {tolerance})"
+    )
+    return {
+        "holds": bool(holds),
+        "line": line,
+        "details": {
+            "best_method": method,
+            "best_scaling": scaling,
+            "best_accuracy": best,
+            "no_stitch_accuracy": no_stitch,
+            "absolute_accuracy": absolute_mean,
+            "cross_domain_pairs": n_pairs,
+            "tolerance": tolerance,
+        },
+    }
 
 
 def plot(table: pd.DataFrame, path: str, *, title: str) -> None:
@@ -107,8 +124,10 @@ def plot(table: pd.DataFrame, path: str, *, title: str) -> None:
     no-stitch accuracy as a black line."""
     cells = summarize(table)
     stitched = cells[cells["method"] != "no-stitch"]
-    labels = [f"{m}" + ("" if s == "none" else f"\n{s}") for m, s in
-              stitched[["method", "scaling"]].drop_duplicates().itertuples(index=False)]
+    labels = [
+        f"{m}" + ("" if s == "none" else f"\n{s}")
+        for m, s in stitched[["method", "scaling"]].drop_duplicates().itertuples(index=False)
+    ]
     keys = list(stitched[["method", "scaling"]].drop_duplicates().itertuples(index=False, name=None))
     kinds = [k for k in PAIR_KINDS if k in set(stitched["pair_kind"])]
     width = 0.8 / max(len(kinds), 1)
@@ -119,8 +138,15 @@ def plot(table: pd.DataFrame, path: str, *, title: str) -> None:
         rows = stitched[stitched["pair_kind"] == kind].set_index(["method", "scaling"])
         x = [i + (k - (len(kinds) - 1) / 2) * width for i, key in enumerate(keys) if key in rows.index]
         present = [key for key in keys if key in rows.index]
-        ax.bar(x, rows.loc[present, "mean"], width, yerr=rows.loc[present, "std"].fillna(0.0),
-               color=shades[kind], label=kind, capsize=2)
+        ax.bar(
+            x,
+            rows.loc[present, "mean"],
+            width,
+            yerr=rows.loc[present, "std"].fillna(0.0),
+            color=shades[kind],
+            label=kind,
+            capsize=2,
+        )
     no_stitch = cells.loc[cells["method"] == "no-stitch", "mean"].mean()
     ax.axhline(no_stitch, color=COLORS["no-stitch"], lw=1.0, label="no-stitch (mean)")
     ax.set_xticks(range(len(keys)), labels, fontsize=8)
@@ -133,4 +159,3 @@ def encode_rows(encoder: Any, inputs: Any, rows: np.ndarray, batch_size: int) ->
     """``encoder``'s features of ``inputs[rows]`` (an image array or a list of texts)."""
     chosen = inputs[rows] if isinstance(inputs, np.ndarray) else [inputs[i] for i in rows]
     return encoder.embed(chosen, batch_size=batch_size, progress=None)
-

@@ -13,8 +13,7 @@ def alpha_grid(spec: Mapping[str, Any], extra: Sequence[float] = ()) -> np.ndarr
     with ``extra`` values (e.g. the mean training norm) merged in; sorted, unique."""
     missing = [k for k in ("min", "max", "num") if k not in spec]
     if missing:
-        raise ValueError(f"alphas needs min, max and num (e.g. {{min: 1.0e-2, max: 1.0e2, num: 9}}); "
-                         f"missing {missing}")
+        raise ValueError(f"alphas needs min, max and num (e.g. {{min: 1.0e-2, max: 1.0e2, num: 9}}); missing {missing}")
     low, high, num = float(spec["min"]), float(spec["max"]), int(spec["num"])
     if not 0 < low < high or num < 2:
         raise ValueError(f"alphas needs 0 < min < max and num >= 2, got min={low}, max={high}, num={num}")
@@ -31,8 +30,9 @@ def invariance_threshold(
     ``tolerance`` of ``reference``; None when the largest alpha's is not."""
     alphas, accuracies = np.asarray(alphas, dtype=float), np.asarray(accuracies, dtype=float)
     if alphas.shape != accuracies.shape or alphas.ndim != 1 or alphas.size == 0:
-        raise ValueError(f"alphas and accuracies must be 1-D of the same length, got {alphas.shape} "
-                         f"and {accuracies.shape}")
+        raise ValueError(
+            f"alphas and accuracies must be 1-D of the same length, got {alphas.shape} and {accuracies.shape}"
+        )
     if np.any(np.diff(alphas) <= 0):
         raise ValueError("alphas must be strictly ascending")
     within = np.abs(accuracies - reference) <= tolerance

@@ -61,10 +61,18 @@ class MLPScaling:
     epochs: dict[str, int]
 
     def table(self) -> pd.DataFrame:
-        return pd.DataFrame([
-            {"activation": act, "alpha": float(a), "accuracy": float(acc), "reference_accuracy": self.reference[act]}
-            for act, row in self.accuracy.items() for a, acc in zip(self.alphas, row)
-        ])
+        return pd.DataFrame(
+            [
+                {
+                    "activation": act,
+                    "alpha": float(a),
+                    "accuracy": float(acc),
+                    "reference_accuracy": self.reference[act],
+                }
+                for act, row in self.accuracy.items()
+                for a, acc in zip(self.alphas, row)
+            ]
+        )
 
 
 def mlp_scaling(
@@ -116,22 +124,29 @@ def claim(result: MLPScaling, tolerance: float) -> dict[str, Any]:
         ref = result.reference[act]
         threshold = invariance_threshold(result.alphas, acc, ref, tolerance)
         peaks = oscillations(acc, 2 * tolerance)
-        details[act] = {"reference_accuracy": ref, "invariant_above": threshold, "peaks": peaks,
-                        "accuracy_at_mean_norm": float(acc[at_norm]),
-                        "accuracy_range": [float(acc.min()), float(acc.max())]}
+        details[act] = {
+            "reference_accuracy": ref,
+            "invariant_above": threshold,
+            "peaks": peaks,
+            "accuracy_at_mean_norm": float(acc[at_norm]),
+            "accuracy_range": [float(acc.min()), float(acc.max())],
+        }
         if act in ("relu", "tanh"):
             monotone.append(threshold is not None and threshold <= norm)
             parts.append(f"{act} invariant above alpha = {format_alpha(threshold)}")
     holds = bool(monotone) and all(monotone)
-    line = (f"{' and '.join(parts) or 'no monotone activation run'} (mean training norm {norm:.3g}, "
-            f"tolerance {tolerance})")
+    line = (
+        f"{' and '.join(parts) or 'no monotone activation run'} (mean training norm {norm:.3g}, tolerance {tolerance})"
+    )
     if "cos" in result.accuracy:
         cos = details["cos"]
         near_norm = abs(cos["accuracy_at_mean_norm"] - result.reference["cos"]) <= tolerance
         holds = holds and cos["invariant_above"] is None and near_norm
-        line += (f"; cos: {cos['accuracy_at_mean_norm']:.3f} at the mean norm vs {result.reference['cos']:.3f} "
-                 f"unrescaled, {cos['peaks']} accuracy peaks over the grid, range "
-                 f"{cos['accuracy_range'][0]:.3f}-{cos['accuracy_range'][1]:.3f}")
+        line += (
+            f"; cos: {cos['accuracy_at_mean_norm']:.3f} at the mean norm vs {result.reference['cos']:.3f} "
+            f"unrescaled, {cos['peaks']} accuracy peaks over the grid, range "
+            f"{cos['accuracy_range'][0]:.3f}-{cos['accuracy_range'][1]:.3f}"
+        )
         if cos["invariant_above"] is not None:
             line += f", invariant above {format_alpha(cos['invariant_above'])}"
     return {"holds": holds, "line": line, "details": details}

@@ -36,8 +36,12 @@ def rescale(hidden: torch.Tensor, alpha: float) -> torch.Tensor:
 
 
 def _check_alpha(alpha: float) -> float:
-    if not isinstance(alpha, (int, float, np.floating)) or isinstance(alpha, bool) or not np.isfinite(alpha) \
-            or alpha <= 0:
+    if (
+        not isinstance(alpha, (int, float, np.floating))
+        or isinstance(alpha, bool)
+        or not np.isfinite(alpha)
+        or alpha <= 0
+    ):
         raise ValueError(f"alpha must be a positive finite number, got {alpha!r}")
     return float(alpha)
 
@@ -48,8 +52,10 @@ def _rescaled_output(output: Any, alpha: float) -> Any:
         return (rescale(output[0], alpha), *output[1:])
     if isinstance(output, torch.Tensor):
         return rescale(output, alpha)
-    raise TypeError(f"cannot rescale a module output of type {type(output).__name__}: expected a tensor "
-                    "or a tuple whose first element is the hidden states")
+    raise TypeError(
+        f"cannot rescale a module output of type {type(output).__name__}: expected a tensor "
+        "or a tuple whose first element is the hidden states"
+    )
 
 
 @contextlib.contextmanager
@@ -64,6 +70,7 @@ def rescaling_injection(module: nn.Module, alpha: float, *, where: str = "output
     if where == "output":
         handle = module.register_forward_hook(lambda mod, args, output: _rescaled_output(output, alpha))
     elif where == "input":
+
         def pre_hook(mod: nn.Module, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
             if args:
                 return (rescale(args[0], alpha), *args[1:]), kwargs
@@ -93,9 +100,11 @@ def transformer_blocks(model: nn.Module) -> nn.ModuleList:
             if isinstance(blocks, nn.ModuleList) and len(blocks) > 0:
                 return blocks
     model_type = getattr(getattr(model, "config", None), "model_type", type(model).__name__)
-    raise ValueError(f"model type {model_type!r} has no list of transformer blocks (encoder.layer or "
-                     "text_model.encoder.layers) to inject a rescaling into; ALBERT-style shared layers "
-                     "are not supported")
+    raise ValueError(
+        f"model type {model_type!r} has no list of transformer blocks (encoder.layer or "
+        "text_model.encoder.layers) to inject a rescaling into; ALBERT-style shared layers "
+        "are not supported"
+    )
 
 
 @contextlib.contextmanager
@@ -169,8 +178,9 @@ def rescaling_sweep(
     layers = [int(layer) for layer in layers]
     for layer in layers:
         if not 0 <= layer <= len(blocks):
-            raise ValueError(f"layers must be in 0..{len(blocks)} ({encoder.id!r} has {len(blocks)} blocks), "
-                             f"got {layer}")
+            raise ValueError(
+                f"layers must be in 0..{len(blocks)} ({encoder.id!r} has {len(blocks)} blocks), got {layer}"
+            )
     alphas = [_check_alpha(a) for a in alphas]
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
@@ -187,9 +197,12 @@ def rescaling_sweep(
             batch = encoder.collate(features, rows)
             # states[l]: the hidden states at layer l (the first block's input, then each block's output)
             states: list[Any] = []
-            hooks = [blocks[0].register_forward_pre_hook(
-                lambda mod, args, kwargs: states.append(args[0] if args else kwargs["hidden_states"]),
-                with_kwargs=True)]
+            hooks = [
+                blocks[0].register_forward_pre_hook(
+                    lambda mod, args, kwargs: states.append(args[0] if args else kwargs["hidden_states"]),
+                    with_kwargs=True,
+                )
+            ]
             hooks += [b.register_forward_hook(lambda mod, args, out: states.append(out)) for b in blocks]
             try:
                 plain[rows] = encoder.forward(batch).float().cpu().numpy()
@@ -212,8 +225,9 @@ def rescaling_sweep(
 def accuracy_grid(predict: Callable[[np.ndarray], np.ndarray], injected: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """Accuracy of ``predict`` on every (layer, alpha) slice of ``injected`` (L, A, n, d): (L, A)."""
     if injected.ndim != 4 or injected.shape[2] != len(labels):
-        raise ValueError(f"injected must be (layers, alphas, n, d) with n = {len(labels)} labels, "
-                         f"got shape {injected.shape}")
+        raise ValueError(
+            f"injected must be (layers, alphas, n, d) with n = {len(labels)} labels, got shape {injected.shape}"
+        )
     layers, alphas, n, d = injected.shape
     predicted = np.asarray(predict(injected.reshape(-1, d))).reshape(layers, alphas, n)
     return (predicted == np.asarray(labels)[None, None, :]).mean(axis=2)
@@ -231,35 +245,54 @@ class RescalingAccuracy:
     token_norms: np.ndarray
 
     def table(self) -> pd.DataFrame:
-        return pd.DataFrame([
-            {"layer": layer, "alpha": float(a), "accuracy": float(acc), "reference_accuracy": self.reference,
-             "layer_mean_token_norm": float(norm)}
-            for layer, row, norm in zip(self.layers, self.accuracy, self.token_norms)
-            for a, acc in zip(self.alphas, row)
-        ])
+        return pd.DataFrame(
+            [
+                {
+                    "layer": layer,
+                    "alpha": float(a),
+                    "accuracy": float(acc),
+                    "reference_accuracy": self.reference,
+                    "layer_mean_token_norm": float(norm),
+                }
+                for layer, row, norm in zip(self.layers, self.accuracy, self.token_norms)
+                for a, acc in zip(self.alphas, row)
+            ]
+        )
 
 
 def claim(result: RescalingAccuracy, tolerance: float) -> dict[str, Any]:
     """The paper's Figure 12 claim checked on ``result``: at every layer, once alpha passes a
     threshold the accuracy is that of the unrescaled model (within ``tolerance``) up to the
     largest alpha of the grid."""
-    thresholds = {layer: invariance_threshold(result.alphas, acc, result.reference, tolerance)
-                  for layer, acc in zip(result.layers, result.accuracy)}
+    thresholds = {
+        layer: invariance_threshold(result.alphas, acc, result.reference, tolerance)
+        for layer, acc in zip(result.layers, result.accuracy)
+    }
     failing = [layer for layer, t in thresholds.items() if t is None]
     holds = not failing
     per_layer = ", ".join(f"{layer}: {format_alpha(t)}" for layer, t in thresholds.items())
     if holds:
-        line = (f"accuracy stays within {tolerance} of the unrescaled {result.reference:.3f} at every layer for "
-                f"every alpha >= {format_alpha(max(thresholds.values()))} (threshold per layer: {per_layer})")
+        line = (
+            f"accuracy stays within {tolerance} of the unrescaled {result.reference:.3f} at every layer for "
+            f"every alpha >= {format_alpha(max(thresholds.values()))} (threshold per layer: {per_layer})"
+        )
     else:
         last = {layer: float(acc[-1]) for layer, acc in zip(result.layers, result.accuracy)}
-        line = (f"accuracy is not back within {tolerance} of the unrescaled {result.reference:.3f} at the largest "
-                f"alpha ({format_alpha(result.alphas[-1])}) at layers {failing} (accuracy there: "
-                + ", ".join(f"{layer}: {last[layer]:.3f}" for layer in failing)
-                + f"); threshold per layer: {per_layer}")
-    return {"holds": holds, "line": line,
-            "details": {"reference_accuracy": result.reference, "tolerance": tolerance,
-                        "invariant_above": {str(k): v for k, v in thresholds.items()}}}
+        line = (
+            f"accuracy is not back within {tolerance} of the unrescaled {result.reference:.3f} at the largest "
+            f"alpha ({format_alpha(result.alphas[-1])}) at layers {failing} (accuracy there: "
+            + ", ".join(f"{layer}: {last[layer]:.3f}" for layer in failing)
+            + f"); threshold per layer: {per_layer}"
+        )
+    return {
+        "holds": holds,
+        "line": line,
+        "details": {
+            "reference_accuracy": result.reference,
+            "tolerance": tolerance,
+            "invariant_above": {str(k): v for k, v in thresholds.items()},
+        },
+    }
 
 
 def plot(result: RescalingAccuracy, path: str, *, title: str) -> None:
@@ -268,10 +301,17 @@ def plot(result: RescalingAccuracy, path: str, *, title: str) -> None:
     ax = fig.subplots()
     cmap = matplotlib.colormaps["viridis"]
     for k, (layer, acc) in enumerate(zip(result.layers, result.accuracy)):
-        ax.plot(result.alphas, acc, marker="o", ms=2.5, color=cmap(k / max(len(result.layers) - 1, 1)),
-                label=f"layer {layer}")
+        ax.plot(
+            result.alphas,
+            acc,
+            marker="o",
+            ms=2.5,
+            color=cmap(k / max(len(result.layers) - 1, 1)),
+            label=f"layer {layer}",
+        )
     ax.axhline(result.reference, color="black", ls="--", lw=1.0, label=f"no rescaling ({result.reference:.3f})")
-    ax.set(xscale="log", xlabel="alpha (hidden states normalized per token, then scaled)", ylabel="accuracy",
-           title=title)
+    ax.set(
+        xscale="log", xlabel="alpha (hidden states normalized per token, then scaled)", ylabel="accuracy", title=title
+    )
     ax.legend(fontsize=7, ncols=2)
     save_figure(fig, path)

@@ -64,7 +64,12 @@ def toy_spaces(n: int, *, scale: float, distortion: float, seed: int) -> ToySpac
 
 
 def walkthrough_steps(
-    x: np.ndarray, y: np.ndarray, anchors: np.ndarray, method: str, *, seed: int = 0,
+    x: np.ndarray,
+    y: np.ndarray,
+    anchors: np.ndarray,
+    method: str,
+    *,
+    seed: int = 0,
     translator_kwargs: Mapping[str, Any] | None = None,
 ) -> dict[str, np.ndarray]:
     """Every step of Section 3.2 applied to all of ``x``, with T fitted on the ``anchors`` rows.
@@ -80,8 +85,9 @@ def walkthrough_steps(
     if x.ndim != 2 or y.ndim != 2 or len(x) != len(y):
         raise ValueError(f"x and y must be 2-D with the same number of rows, got {x.shape} and {y.shape}")
     if x.shape[1] > y.shape[1]:
-        raise ValueError(f"the walk-through pads the source: its dim ({x.shape[1]}) must not exceed the "
-                         f"target's ({y.shape[1]})")
+        raise ValueError(
+            f"the walk-through pads the source: its dim ({x.shape[1]}) must not exceed the target's ({y.shape[1]})"
+        )
     translator = Translator(method=method, scaling="standard", seed=seed, **(translator_kwargs or {}))
     translator.fit(x[anchors], y[anchors])
     scaled = translator.scaling_x_.transform(torch.from_numpy(x)).numpy()
@@ -104,7 +110,13 @@ def relative_error(pred: np.ndarray, target: np.ndarray) -> float:
 
 
 def walkthrough(
-    n: int, n_anchors: int, *, scale: float, distortion: float, methods: Sequence[str], seed: int,
+    n: int,
+    n_anchors: int,
+    *,
+    scale: float,
+    distortion: float,
+    methods: Sequence[str],
+    seed: int,
     translator_kwargs: Mapping[str, Any] | None = None,
 ) -> tuple[ToySpaces, dict[str, dict[str, np.ndarray]], pd.DataFrame]:
     """The toy spaces, the steps per method, and the held-out relative error per method with the
@@ -117,17 +129,25 @@ def walkthrough(
     anchors, held_out = np.sort(order[:n_anchors]), np.sort(order[n_anchors:])
     steps, rows = {}, []
     for method in methods:
-        steps[method] = walkthrough_steps(toy.source, toy.target, anchors, method, seed=seed,
-                                          translator_kwargs=translator_kwargs)
-        undistorted = walkthrough_steps(exact.source, exact.target, anchors, method, seed=seed,
-                                        translator_kwargs=translator_kwargs)
-        rows.append({
-            "method": method,
-            "relative_error": relative_error(steps[method]["de-normalization"][held_out], toy.target[held_out]),
-            "relative_error_without_distortion": relative_error(
-                undistorted["de-normalization"][held_out], exact.target[held_out]),
-            "anchors": n_anchors, "held_out": len(held_out), "distortion": distortion, "scale": scale,
-        })
+        steps[method] = walkthrough_steps(
+            toy.source, toy.target, anchors, method, seed=seed, translator_kwargs=translator_kwargs
+        )
+        undistorted = walkthrough_steps(
+            exact.source, exact.target, anchors, method, seed=seed, translator_kwargs=translator_kwargs
+        )
+        rows.append(
+            {
+                "method": method,
+                "relative_error": relative_error(steps[method]["de-normalization"][held_out], toy.target[held_out]),
+                "relative_error_without_distortion": relative_error(
+                    undistorted["de-normalization"][held_out], exact.target[held_out]
+                ),
+                "anchors": n_anchors,
+                "held_out": len(held_out),
+                "distortion": distortion,
+                "scale": scale,
+            }
+        )
     return toy, steps, pd.DataFrame(rows)
 
 
@@ -142,11 +162,16 @@ def claim(errors: pd.DataFrame, tolerance: float) -> dict[str, Any]:
         exact = row.relative_error_without_distortion <= tolerance
         if not (exact and row.relative_error_without_distortion < row.relative_error < 1.0):
             failing.append(row.method)
-        parts.append(f"{row.method} {row.relative_error:.3f} with the distortion, "
-                     f"{row.relative_error_without_distortion:.3f} without"
-                     + ("" if exact else f" (not exact without it: above {tolerance})"))
-    line = ("held-out relative error of the translated toy points (1 = predicting the target's mean): "
-            + "; ".join(parts) + (f"; fails for {', '.join(failing)}" if failing else ""))
+        parts.append(
+            f"{row.method} {row.relative_error:.3f} with the distortion, "
+            f"{row.relative_error_without_distortion:.3f} without"
+            + ("" if exact else f" (not exact without it: above {tolerance})")
+        )
+    line = (
+        "held-out relative error of the translated toy points (1 = predicting the target's mean): "
+        + "; ".join(parts)
+        + (f"; fails for {', '.join(failing)}" if failing else "")
+    )
     return {"holds": not failing, "line": line, "details": {"tolerance": tolerance, "failing": failing}}
 
 
@@ -159,8 +184,7 @@ def plot(toy: ToySpaces, steps: dict[str, dict[str, np.ndarray]], path: str, *, 
         for c, step in enumerate(STEPS):
             points = arrays[step]
             three_d = points.shape[1] == 3
-            ax = fig.add_subplot(len(steps), len(STEPS), r * len(STEPS) + c + 1,
-                                 projection="3d" if three_d else None)
+            ax = fig.add_subplot(len(steps), len(STEPS), r * len(STEPS) + c + 1, projection="3d" if three_d else None)
             behind = {"estimated T": arrays["target scaled"], "de-normalization": arrays["target"]}.get(step)
             if behind is not None:
                 ax.scatter(*behind.T, s=3, c="lightgrey")

@@ -18,9 +18,7 @@ def grayscale(images: np.ndarray) -> np.ndarray:
     L = (19595 R + 38470 G + 7471 B + 2**15) >> 16, the ITU-R 601-2 weights in PIL's fixed point.
     """
     if images.ndim != 4 or images.shape[-1] != 3:
-        raise ValueError(
-            f"the grayscale domain needs RGB images of shape (n, h, w, 3), got {images.shape}"
-        )
+        raise ValueError(f"the grayscale domain needs RGB images of shape (n, h, w, 3), got {images.shape}")
     out = np.empty(images.shape[:-1], dtype=np.uint8)
     for start in range(0, len(images), _CHUNK):
         block = images[start : start + _CHUNK].astype(np.uint32)

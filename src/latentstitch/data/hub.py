@@ -29,8 +29,10 @@ def _image_array(split, column: str, where: str) -> np.ndarray:
             f"(got {type(images).__name__}); its images differ in size or mode"
         )
     if not (images.ndim == 3 or (images.ndim == 4 and images.shape[-1] == 3)):
-        raise ValueError(f"{where}: column {column!r} has images of shape {images.shape[1:]}, "
-                         "expected (h, w) grayscale or (h, w, 3) RGB")
+        raise ValueError(
+            f"{where}: column {column!r} has images of shape {images.shape[1:]}, "
+            "expected (h, w) grayscale or (h, w, 3) RGB"
+        )
     return images
 
 
@@ -56,12 +58,15 @@ def _class_names(split, cfg, where: str) -> list[str]:
     if configured is not None:
         configured = [str(name) for name in configured]
         if names is not None and list(names) != configured:
-            raise ValueError(f"{where}: class_names in the config {configured} differ from the "
-                             f"hub's label names {list(names)}")
+            raise ValueError(
+                f"{where}: class_names in the config {configured} differ from the hub's label names {list(names)}"
+            )
         return configured
     if names is None:
-        raise ValueError(f"{where}: label column {cfg.label_column!r} is not a ClassLabel; "
-                         "list the class names under `class_names` in the config")
+        raise ValueError(
+            f"{where}: label column {cfg.label_column!r} is not a ClassLabel; "
+            "list the class names under `class_names` in the config"
+        )
     return list(names)
 
 
@@ -74,13 +79,9 @@ def load_hub(cfg) -> tuple:
     try:
         import datasets
     except ImportError:
-        raise DatasetUnavailableError(
-            f"{where} needs the `datasets` package: pip install -e ."
-        ) from None
+        raise DatasetUnavailableError(f"{where} needs the `datasets` package: pip install -e .") from None
     try:
-        loaded = datasets.load_dataset(
-            hub_id, cfg.get("hub_config"), revision=revision, data_dir=cfg.get("data_dir")
-        )
+        loaded = datasets.load_dataset(hub_id, cfg.get("hub_config"), revision=revision, data_dir=cfg.get("data_dir"))
     except (OSError, datasets.exceptions.DatasetsError, RuntimeError, ValueError) as err:
         # OSError covers offline mode (ConnectionError), unknown repos and revisions (HTTP
         # errors) and missing files; the user needs the name and the way out, not the stack.

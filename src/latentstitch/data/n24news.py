@@ -42,8 +42,9 @@ def load_n24news_local(cfg) -> tuple:
         (field,) = require(cfg, "text_field")
         missing = sum(1 for article in articles if not article.get(field))
         if missing:
-            raise ValueError(f"dataset {cfg.name!r}: {missing} of {len(articles)} articles in "
-                             f"{articles_path} have no {field!r} text")
+            raise ValueError(
+                f"dataset {cfg.name!r}: {missing} of {len(articles)} articles in {articles_path} have no {field!r} text"
+            )
         inputs = [article[field] for article in articles]
     else:
         paths = [folder / image_dir / f"{article['image_id']}.jpg" for article in articles]

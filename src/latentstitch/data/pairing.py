@@ -59,9 +59,13 @@ def check_paired(a: str, b: str, *, subset_a: Mapping | None = None, subset_b: M
             raise ValueError(f"dataset {x!r} does not declare paired_with: {y!r} (conf/dataset/{x}.yaml)")
     da, db = load_dataset(a, subset=subset_a), load_dataset(b, subset=subset_b)
     if da.modality == db.modality:
-        raise ValueError(f"paired datasets {a!r} and {b!r} are both {da.modality}; a cross-modal pair differs in modality")
+        raise ValueError(
+            f"paired datasets {a!r} and {b!r} are both {da.modality}; a cross-modal pair differs in modality"
+        )
     if da.class_names != db.class_names:
-        raise ValueError(f"paired datasets {a!r} and {b!r} have different classes: {da.class_names} vs {db.class_names}")
+        raise ValueError(
+            f"paired datasets {a!r} and {b!r} have different classes: {da.class_names} vs {db.class_names}"
+        )
     for split in ("train", "test"):
         sa, sb = da.split(split), db.split(split)
         if sa.ids is None or sb.ids is None:

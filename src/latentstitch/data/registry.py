@@ -71,7 +71,8 @@ def _check_inputs(split: Split, modality: str, where: str) -> None:
     inputs = split.inputs
     if modality == "image":
         ok = isinstance(inputs, ImageFiles) or (
-            isinstance(inputs, np.ndarray) and inputs.dtype == np.uint8
+            isinstance(inputs, np.ndarray)
+            and inputs.dtype == np.uint8
             and (inputs.ndim == 3 or (inputs.ndim == 4 and inputs.shape[-1] == 3))
         )
     else:
@@ -82,9 +83,7 @@ def _check_inputs(split: Split, modality: str, where: str) -> None:
         raise ValueError(f"{where}: {len(inputs)} inputs but {len(split.labels)} labels")
 
 
-def load_dataset(
-    name_or_cfg: Union[str, DictConfig, Mapping], *, subset: Optional[Mapping] = None
-) -> Dataset:
+def load_dataset(name_or_cfg: Union[str, DictConfig, Mapping], *, subset: Optional[Mapping] = None) -> Dataset:
     """Load a dataset by name (``conf/dataset/<name>.yaml``) or from its config.
 
     ``subset={"train": N, "test": M}`` (either key optional; overrides the config's ``subset``)
@@ -124,15 +123,18 @@ def load_dataset(
         if size is None:
             continue
         if size > full_sizes[split]:
-            raise ValueError(f"dataset {name!r}: subset.{split}={size} exceeds the {split} split "
-                             f"({full_sizes[split]} items)")
+            raise ValueError(
+                f"dataset {name!r}: subset.{split}={size} exceeds the {split} split ({full_sizes[split]} items)"
+            )
         chosen = stratified_indices(splits[split].labels, size, (seed, _SUBSET_STREAMS[split]))
         splits[split] = take_split(splits[split], chosen)
     for split, data in splits.items():
         labels = np.asarray(data.labels, dtype=np.int64)
         if labels.size and (labels.min() < 0 or labels.max() >= len(class_names)):
-            raise ValueError(f"dataset {name!r}: {split} labels span {labels.min()}..{labels.max()} "
-                             f"but there are {len(class_names)} class names")
+            raise ValueError(
+                f"dataset {name!r}: {split} labels span {labels.min()}..{labels.max()} "
+                f"but there are {len(class_names)} class names"
+            )
         inputs = apply_domain(data.inputs, domain) if domain is not None else data.inputs
         splits[split] = Split(inputs=inputs, labels=labels, ids=data.ids)
         _check_inputs(splits[split], modality, f"dataset {name!r} ({split})")
@@ -146,5 +148,11 @@ def load_dataset(
         "config": OmegaConf.to_container(cfg, resolve=True),
         **source_meta,
     }
-    return Dataset(name=name, modality=modality, train=splits["train"], test=splits["test"],
-                   class_names=list(class_names), meta=meta)
+    return Dataset(
+        name=name,
+        modality=modality,
+        train=splits["train"],
+        test=splits["test"],
+        class_names=list(class_names),
+        meta=meta,
+    )

@@ -156,9 +156,7 @@ def sample_anchors(
         if labels.ndim != 1:
             raise ValueError(f"labels must be 1-D, got shape {labels.shape}")
     else:
-        raise TypeError(
-            f"expected a Dataset, a 1-D label array or a train size, got {type(source).__name__}"
-        )
+        raise TypeError(f"expected a Dataset, a 1-D label array or a train size, got {type(source).__name__}")
     if labels is not None:
         size = len(labels)
     if size < 1:
@@ -177,9 +175,7 @@ def sample_anchors(
     n = int(n)
     if strategy in ("stratified", "class_balanced"):
         if labels is None:
-            raise ValueError(
-                f"{strategy} anchors need labels: pass the Dataset or the train labels, not a size"
-            )
+            raise ValueError(f"{strategy} anchors need labels: pass the Dataset or the train labels, not a size")
         if strategy == "stratified":
             return stratified_indices(labels, n, seed)
         return _class_balanced(labels, n, seed)

@@ -117,8 +117,7 @@ class ConvAutoencoder(nn.Module):
         c, h, w = (int(s) for s in image_shape)
         if len(channels) == 0 or bottleneck < 1:
             raise ValueError(
-                f"need at least one conv level and bottleneck >= 1, "
-                f"got channels={channels}, bottleneck={bottleneck}"
+                f"need at least one conv level and bottleneck >= 1, got channels={channels}, bottleneck={bottleneck}"
             )
         sides = [(h, w)]
         for _ in channels:
@@ -201,9 +200,7 @@ class CNNAutoencoder(BaseEstimator):
         self.pin_memory = pin_memory
 
     def _build_net(self, image_shape: Sequence[int]) -> ConvAutoencoder:
-        return ConvAutoencoder(
-            image_shape, self.bottleneck, tuple(self.channels), self.activation, self.l2_normalize
-        )
+        return ConvAutoencoder(image_shape, self.bottleneck, tuple(self.channels), self.activation, self.l2_normalize)
 
     def fit(self, images: Any, *, logger: pl.loggers.Logger | bool = False) -> "CNNAutoencoder":
         x = as_image_batch(images)
@@ -236,8 +233,15 @@ class CNNAutoencoder(BaseEstimator):
         # one generator for both, as DataLoader(shuffle=True) shares it: each epoch's iterator
         # draws its worker base seed from it before the sampler draws the permutation
         batches = BatchSampler(RandomSampler(dataset, generator=generator), self.batch_size, drop_last=False)
-        return DataLoader(dataset, sampler=batches, batch_size=None, num_workers=self.num_workers,
-                          pin_memory=bool(pin), persistent_workers=self.num_workers > 0, generator=generator)
+        return DataLoader(
+            dataset,
+            sampler=batches,
+            batch_size=None,
+            num_workers=self.num_workers,
+            pin_memory=bool(pin),
+            persistent_workers=self.num_workers > 0,
+            generator=generator,
+        )
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "net_"):

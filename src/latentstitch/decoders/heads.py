@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import inspect
 import json
-from abc import ABC, abstractmethod
 import os
+from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar, Mapping
 
@@ -248,7 +248,11 @@ class OneVsOneReadout:
         self.bias = np.array(bias, dtype=np.float64)
         self.classes = np.asarray(classes)
         k = len(self.classes)
-        if self.weight.ndim != 2 or self.weight.shape[1] != max(1, k * (k - 1) // 2) or self.bias.shape != self.weight.shape[1:]:
+        if (
+            self.weight.ndim != 2
+            or self.weight.shape[1] != max(1, k * (k - 1) // 2)
+            or self.bias.shape != self.weight.shape[1:]
+        ):
             raise ValueError(
                 f"{k} classes need weight (d, {max(1, k * (k - 1) // 2)}) and bias of as many values, got "
                 f"weight {self.weight.shape} and bias {self.bias.shape}"
@@ -327,8 +331,9 @@ def head_class(head_cfg: Mapping[str, Any]) -> type[Head]:
         return cls
     kind = head_cfg.get("kind")
     if kind not in HEAD_KINDS:
-        raise ValueError(f"unknown head kind {kind!r}; valid: {', '.join(sorted(HEAD_KINDS))} "
-                         "(or `_target_: your.module.YourHead`)")
+        raise ValueError(
+            f"unknown head kind {kind!r}; valid: {', '.join(sorted(HEAD_KINDS))} (or `_target_: your.module.YourHead`)"
+        )
     return HEAD_KINDS[kind]
 
 

@@ -42,9 +42,7 @@ class Encoder(ABC):
         self.device = device
         self.dim = dim
         if not tiny and spec.dim is not None and spec.dim != dim:
-            raise ValueError(
-                f"encoder {spec.id!r} produces {dim}-d features but its config says dim: {spec.dim}"
-            )
+            raise ValueError(f"encoder {spec.id!r} produces {dim}-d features but its config says dim: {spec.dim}")
 
     @property
     def id(self) -> str:
@@ -64,7 +62,9 @@ class Encoder(ABC):
 
     def __repr__(self) -> str:
         tiny = ", tiny" if self.tiny else ""
-        return f"{type(self).__name__}({self.id!r}, dim={self.dim}, pooling={self.pooling!r}, device={self.device}{tiny})"
+        return (
+            f"{type(self).__name__}({self.id!r}, dim={self.dim}, pooling={self.pooling!r}, device={self.device}{tiny})"
+        )
 
     def describe(self) -> dict[str, Any]:
         """The encoder part of an encodings file's metadata record."""

@@ -35,9 +35,7 @@ DEFAULT_CHUNK_SIZE = 4096
 _VERSIONED = ("latentstitch", "torch", "transformers", "timm", "numpy")
 
 
-def encodings_path(
-    encodings_dir: Union[str, os.PathLike], dataset_name: str, encoder_id: str, split: str
-) -> Path:
+def encodings_path(encodings_dir: Union[str, os.PathLike], dataset_name: str, encoder_id: str, split: str) -> Path:
     """``{encodings_dir}/{dataset_name}/{encoder_id}/{split}.safetensors``."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; valid: {', '.join(SPLITS)}")
@@ -85,8 +83,13 @@ def encode(
     n = len(data)
     bar = _progress_bar(n, f"{dataset.name}/{encoder.id}/{split}", progress)
     parts = [
-        encoder.embed(data.inputs[start : start + chunk_size], batch_size=batch_size, amp=amp,
-                      sort_by_length=sort_by_length, progress=bar)
+        encoder.embed(
+            data.inputs[start : start + chunk_size],
+            batch_size=batch_size,
+            amp=amp,
+            sort_by_length=sort_by_length,
+            progress=bar,
+        )
         for start in range(0, n, chunk_size)
     ]
     bar.close()

@@ -70,6 +70,8 @@ def build_glove_encoder(spec: EncoderSpec, *, tiny: bool, device: torch.device, 
     vectors = np.load(package_file(spec, spec.files["vectors"]))
     table = pq.read_table(package_file(spec, spec.files["vocab"]))
     if table.num_columns != 1:
-        raise ValueError(f"encoder {spec.id!r}: the GloVe vocabulary file must have one column, got {table.column_names}")
+        raise ValueError(
+            f"encoder {spec.id!r}: the GloVe vocabulary file must have one column, got {table.column_names}"
+        )
     words = table.column(0).to_pylist()
     return GloveEncoder(spec, words, vectors, tiny=False, device=device)

@@ -16,8 +16,12 @@ _STEM_HEAD = {"_conv_stem": "conv_stem", "_bn0": "bn1", "_conv_head": "conv_head
 # Block without expansion (timm DepthwiseSeparableConv) and with it (timm InvertedResidual).
 _DS_BLOCK = {"_depthwise_conv": "conv_dw", "_bn1": "bn1", "_project_conv": "conv_pw", "_bn2": "bn2"}
 _IR_BLOCK = {
-    "_expand_conv": "conv_pw", "_bn0": "bn1", "_depthwise_conv": "conv_dw", "_bn1": "bn2",
-    "_project_conv": "conv_pwl", "_bn2": "bn3",
+    "_expand_conv": "conv_pw",
+    "_bn0": "bn1",
+    "_depthwise_conv": "conv_dw",
+    "_bn1": "bn2",
+    "_project_conv": "conv_pwl",
+    "_bn2": "bn3",
 }
 _BLOCK_KEY = re.compile(r"^_blocks\.(\d+)\.(\w+)\.(\w+)$")
 
@@ -56,8 +60,11 @@ def lukemelas_to_timm(state_dict: dict[str, torch.Tensor], model: torch.nn.Modul
     target = model.state_dict()
     missing = sorted(set(target) - set(mapped))
     extra = sorted(set(mapped) - set(target))
-    wrong = [f"{k}: {tuple(mapped[k].shape)} vs {tuple(target[k].shape)}"
-             for k in target if k in mapped and mapped[k].shape != target[k].shape]
+    wrong = [
+        f"{k}: {tuple(mapped[k].shape)} vs {tuple(target[k].shape)}"
+        for k in target
+        if k in mapped and mapped[k].shape != target[k].shape
+    ]
     if unmapped or missing or extra or wrong:
         raise ValueError(
             f"EfficientNet-PyTorch weights do not map onto {type(model).__name__}: "

@@ -32,8 +32,11 @@ def onnx_bert_state_dict(graph) -> dict[str, np.ndarray]:
     for node in graph.node:
         for name in node.input:
             consumers.setdefault(name, []).append(node)
-    prefixes = [p for p in ("model.0.auto_model.", "auto_model.", "bert.", "") if any(
-        t.name.startswith(p + "embeddings.") for t in graph.initializer)]
+    prefixes = [
+        p
+        for p in ("model.0.auto_model.", "auto_model.", "bert.", "")
+        if any(t.name.startswith(p + "embeddings.") for t in graph.initializer)
+    ]
     if not prefixes:
         raise ValueError("the ONNX graph has no BERT embeddings initializers")
     prefix = prefixes[0]
@@ -41,7 +44,7 @@ def onnx_bert_state_dict(graph) -> dict[str, np.ndarray]:
     for tensor in graph.initializer:
         array = numpy_helper.to_array(tensor)
         if tensor.name.startswith(prefix + "embeddings.") or tensor.name.startswith(prefix + "encoder."):
-            state[tensor.name[len(prefix):]] = array
+            state[tensor.name[len(prefix) :]] = array
             continue
         users = consumers.get(tensor.name, [])
         if len(users) != 1 or users[0].op_type != "MatMul":
@@ -53,13 +56,11 @@ def onnx_bert_state_dict(graph) -> dict[str, np.ndarray]:
         if not (bias.startswith(prefix) and bias.endswith(".bias")):
             raise ValueError(f"MatMul of {tensor.name!r} is followed by an Add of {bias!r}, not a bias")
         # ONNX MatMul computes x @ W with W (in, out); torch Linear stores (out, in).
-        state[bias[len(prefix):-len(".bias")] + ".weight"] = np.ascontiguousarray(array.T)
+        state[bias[len(prefix) : -len(".bias")] + ".weight"] = np.ascontiguousarray(array.T)
     return state
 
 
-def convert_onnx_bert(
-    onnx_path: Path, tokenizer_dir: Path, dest: Path, *, num_attention_heads: int
-) -> None:
+def convert_onnx_bert(onnx_path: Path, tokenizer_dir: Path, dest: Path, *, num_attention_heads: int) -> None:
     """Write a HF BertModel folder (config, safetensors, tokenizer) equivalent to ``onnx_path``.
 
     Raises ValueError if the graph does not map onto a BertModel exactly (every parameter,

@@ -141,7 +141,7 @@ def unzip_split_parts(parts: list[Path], folder: str, dest: Path) -> None:
         if not members:
             raise ValueError(f"{parts[0].name}...: the joined zip has no folder {prefix!r}")
         for member in members:
-            relative = Path(member.filename[len(prefix):])
+            relative = Path(member.filename[len(prefix) :])
             # desktop.ini files are Windows folder-view junk shipped in the archive.
             if relative.name == "desktop.ini":
                 continue
@@ -165,9 +165,7 @@ def local_model_folder(spec: EncoderSpec, models_dir: Path) -> Path:
         folder = spec.options.get("zip_folder")
         if not isinstance(folder, str):
             raise ValueError(f"encoder {spec.id!r}: source split_zip needs options.zip_folder")
-        return prepared_asset(
-            Path(models_dir) / spec.id, spec.revision, lambda d: unzip_split_parts(parts, folder, d)
-        )
+        return prepared_asset(Path(models_dir) / spec.id, spec.revision, lambda d: unzip_split_parts(parts, folder, d))
     if spec.source == "onnx_bert":
         from latentstitch.encoders.onnx_bert import convert_onnx_bert
 

@@ -100,8 +100,18 @@ class EncoderSpec:
 
 
 _KNOWN_KEYS = {
-    "id", "family", "model", "source", "pooling", "revision", "max_length", "dim", "arch",
-    "files", "options", "paper_table",
+    "id",
+    "family",
+    "model",
+    "source",
+    "pooling",
+    "revision",
+    "max_length",
+    "dim",
+    "arch",
+    "files",
+    "options",
+    "paper_table",
 }
 
 
@@ -115,9 +125,7 @@ def load_spec(cfg_or_id: Union[str, DictConfig, Mapping, EncoderSpec]) -> Encode
     if isinstance(cfg_or_id, str):
         cfg = load_group_config("encoder", cfg_or_id)
         if cfg.get("id") != cfg_or_id:
-            raise ValueError(
-                f"conf/encoder/{cfg_or_id}.yaml has id {cfg.get('id')!r}; the id must equal the file name"
-            )
+            raise ValueError(f"conf/encoder/{cfg_or_id}.yaml has id {cfg.get('id')!r}; the id must equal the file name")
     elif isinstance(cfg_or_id, (DictConfig, Mapping)):
         cfg = cfg_or_id
     else:
@@ -142,8 +150,7 @@ def load_spec(cfg_or_id: Union[str, DictConfig, Mapping, EncoderSpec]) -> Encode
     pooling = raw.get("pooling", POOLINGS[family][0])
     if pooling not in POOLINGS[family]:
         raise ValueError(
-            f"{where}: pooling {pooling!r} is not available for family {family!r}; "
-            f"valid: {', '.join(POOLINGS[family])}"
+            f"{where}: pooling {pooling!r} is not available for family {family!r}; valid: {', '.join(POOLINGS[family])}"
         )
 
     files = {}
@@ -175,8 +182,7 @@ def load_spec(cfg_or_id: Union[str, DictConfig, Mapping, EncoderSpec]) -> Encode
     if family in ("hf_text", "clip_text"):
         if not isinstance(max_length, int) or max_length <= 0:
             raise ValueError(
-                f"{where}: max_length must be a positive int (the model's maximum, explicit), "
-                f"got {max_length!r}"
+                f"{where}: max_length must be a positive int (the model's maximum, explicit), got {max_length!r}"
             )
     elif max_length is not None:
         raise ValueError(f"{where}: max_length applies only to transformer text encoders")

@@ -29,10 +29,7 @@ class TransformerTextEncoder(Encoder):
         if config.model_type in _PADDING_OFFSET_POSITIONS:
             limit -= config.pad_token_id + 1
         if spec.max_length > limit:
-            raise ValueError(
-                f"encoder {spec.id!r}: max_length {spec.max_length} exceeds the model's "
-                f"{limit} positions"
-            )
+            raise ValueError(f"encoder {spec.id!r}: max_length {spec.max_length} exceeds the model's {limit} positions")
         if tokenizer.pad_token_id is None:
             raise ValueError(f"encoder {spec.id!r}: the tokenizer has no padding token")
         super().__init__(spec, tiny=tiny, device=device, dim=config.hidden_size)

@@ -75,8 +75,12 @@ def tiny_text_model(arch: str, tokenizer, max_length: int):
     import transformers as tf
 
     common: dict[str, Any] = dict(
-        vocab_size=len(tokenizer), hidden_size=_HIDDEN, num_hidden_layers=_LAYERS,
-        num_attention_heads=_HEADS, intermediate_size=_INTERMEDIATE, pad_token_id=tokenizer.pad_token_id,
+        vocab_size=len(tokenizer),
+        hidden_size=_HIDDEN,
+        num_hidden_layers=_LAYERS,
+        num_attention_heads=_HEADS,
+        intermediate_size=_INTERMEDIATE,
+        pad_token_id=tokenizer.pad_token_id,
     )
     # RoBERTa-style position ids start after the padding index.
     offset = tokenizer.pad_token_id + 1 if arch in ("roberta", "xlm-roberta", "mpnet") else 0
@@ -94,9 +98,7 @@ def tiny_text_model(arch: str, tokenizer, max_length: int):
     elif arch == "mpnet":
         config, cls = tf.MPNetConfig(**common), tf.MPNetModel
     elif arch == "clip":
-        config = tf.CLIPTextConfig(
-            bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, **common
-        )
+        config = tf.CLIPTextConfig(bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, **common)
         cls = tf.CLIPTextModel
     else:
         raise ValueError(f"no tiny model for transformers model type {arch!r}")
@@ -134,8 +136,12 @@ def tiny_clip_vision():
     import transformers as tf
 
     config = tf.CLIPVisionConfig(
-        image_size=TINY_IMAGE_SIZE, patch_size=8, hidden_size=_HIDDEN, num_hidden_layers=_LAYERS,
-        num_attention_heads=_HEADS, intermediate_size=_INTERMEDIATE,
+        image_size=TINY_IMAGE_SIZE,
+        patch_size=8,
+        hidden_size=_HIDDEN,
+        num_hidden_layers=_LAYERS,
+        num_attention_heads=_HEADS,
+        intermediate_size=_INTERMEDIATE,
     )
     processor = tf.CLIPImageProcessor(
         size={"shortest_edge": TINY_IMAGE_SIZE},

@@ -27,8 +27,11 @@ def appendix_section(appendix_dir: str | Path, report_dir: str | Path) -> str:
     if not figures:
         return "\n".join(lines + ["No appendix experiment is configured for this suite (suite.appendix).", ""])
     entries = sorted(figures.items(), key=lambda item: item[1]["paper_figure"])
-    lines += ["Whether each claim of the paper's appendix holds in our run, decided by the numbers on the line "
-              "(details and data: `appendix/{figure}.json|csv` in the results folder).", ""]
+    lines += [
+        "Whether each claim of the paper's appendix holds in our run, decided by the numbers on the line "
+        "(details and data: `appendix/{figure}.json|csv` in the results folder).",
+        "",
+    ]
     lines += [f"- {entry['line']}" for _, entry in entries]
     lines.append("")
     for figure, entry in entries:

@@ -17,19 +17,39 @@ DEFAULT_PAPER_DATASETS = {"dbpedia_14": "dbpedia"}
 _RECONSTRUCTION_TABLES = (3, 4, 8)
 # The paper's translation methods; rankings compare these (ridge is ours only).
 RANKED_METHODS = ("affine", "linear", "l-ortho", "ortho")
-HIGHER_IS_BETTER = {"accuracy": True, "macro_f1": True, "lcos": True, "lmse": False, "rmse": False,
-                    "retrieval_top1": True, "retrieval_mrr": True}
+HIGHER_IS_BETTER = {
+    "accuracy": True,
+    "macro_f1": True,
+    "lcos": True,
+    "lmse": False,
+    "rmse": False,
+    "retrieval_top1": True,
+    "retrieval_mrr": True,
+}
 # The paper prints two decimals; rankings compare values rounded alike, so ties mean the same.
 RANK_DECIMALS = 2
 
 COMPARISON_COLUMNS = [
-    "paper_table", "table", "dataset", "paper_dataset", "method", "metric", "anchors", "paper_anchors",
-    "n", "ours_mean", "ours_std", "paper_mean", "paper_std", "difference",
+    "paper_table",
+    "table",
+    "dataset",
+    "paper_dataset",
+    "method",
+    "metric",
+    "anchors",
+    "paper_anchors",
+    "n",
+    "ours_mean",
+    "ours_std",
+    "paper_mean",
+    "paper_std",
+    "difference",
 ]
 
 
-def paper_dataset(dataset: str, paper_table: int, paper: pd.DataFrame,
-                  mapping: Mapping[str, str] | None = None) -> str | None:
+def paper_dataset(
+    dataset: str, paper_table: int, paper: pd.DataFrame, mapping: Mapping[str, str] | None = None
+) -> str | None:
     """The paper's dataset id that ``dataset`` stands for in ``paper_table``, or None.
 
     ``mapping`` (``suite.report.paper_datasets``) maps our ids to the paper's; ids that are
@@ -50,8 +70,7 @@ def paper_dataset(dataset: str, paper_table: int, paper: pd.DataFrame,
     return target if target in in_table else None
 
 
-def _paper_cells(tables: Sequence[ReportTable], paper: pd.DataFrame,
-                 paper_datasets: Mapping[str, str] | None):
+def _paper_cells(tables: Sequence[ReportTable], paper: pd.DataFrame, paper_datasets: Mapping[str, str] | None):
     """(table, paper table number, dataset, paper dataset, our cells, the paper's cells of that
     table and dataset) for every dataset of a paper-analog table that the paper reports."""
     for table in tables:
@@ -65,8 +84,9 @@ def _paper_cells(tables: Sequence[ReportTable], paper: pd.DataFrame,
                 yield table, number, dataset, target, cells, printed[printed["dataset"] == target]
 
 
-def compare_with_paper(tables: Sequence[ReportTable], paper: pd.DataFrame,
-                       paper_datasets: Mapping[str, str] | None = None) -> pd.DataFrame:
+def compare_with_paper(
+    tables: Sequence[ReportTable], paper: pd.DataFrame, paper_datasets: Mapping[str, str] | None = None
+) -> pd.DataFrame:
     """Ours, the paper's and their difference (ours - paper) for every cell whose setting
     the paper reports: same paper table (head, scaling, decoder type), dataset (mapped by
     :func:`paper_dataset`), method and metric. Cells of tables without a paper analog, of
@@ -74,24 +94,29 @@ def compare_with_paper(tables: Sequence[ReportTable], paper: pd.DataFrame,
     """
     parts = []
     for table, number, dataset, target, cells, theirs in _paper_cells(tables, paper, paper_datasets):
-        joined = cells.merge(theirs[["method", "metric", "mean", "std", "anchors"]],
-                             on=["method", "metric"], suffixes=("", "_paper"))
-        parts.append(pd.DataFrame({
-            "paper_table": number,
-            "table": table.spec.key,
-            "dataset": dataset,
-            "paper_dataset": target,
-            "method": joined["method"],
-            "metric": joined["metric"],
-            "anchors": joined["anchors"],
-            "paper_anchors": joined["anchors_paper"],
-            "n": joined["n"],
-            "ours_mean": joined["mean"],
-            "ours_std": joined["std"],
-            "paper_mean": joined["mean_paper"].astype("float64"),
-            "paper_std": joined["std_paper"].astype("float64"),
-            "difference": joined["mean"] - joined["mean_paper"].astype("float64"),
-        }))
+        joined = cells.merge(
+            theirs[["method", "metric", "mean", "std", "anchors"]], on=["method", "metric"], suffixes=("", "_paper")
+        )
+        parts.append(
+            pd.DataFrame(
+                {
+                    "paper_table": number,
+                    "table": table.spec.key,
+                    "dataset": dataset,
+                    "paper_dataset": target,
+                    "method": joined["method"],
+                    "metric": joined["metric"],
+                    "anchors": joined["anchors"],
+                    "paper_anchors": joined["anchors_paper"],
+                    "n": joined["n"],
+                    "ours_mean": joined["mean"],
+                    "ours_std": joined["std"],
+                    "paper_mean": joined["mean_paper"].astype("float64"),
+                    "paper_std": joined["std_paper"].astype("float64"),
+                    "difference": joined["mean"] - joined["mean_paper"].astype("float64"),
+                }
+            )
+        )
     if not parts:
         return pd.DataFrame(columns=COMPARISON_COLUMNS)
     return pd.concat(parts, ignore_index=True)[COMPARISON_COLUMNS]
@@ -105,9 +130,12 @@ def ranking(values: Mapping[str, float], higher_is_better: bool, decimals: int =
     return " > ".join(" = ".join(m for m in rounded if rounded[m] == level) for level in levels)
 
 
-def method_rankings(tables: Sequence[ReportTable], paper: pd.DataFrame,
-                    paper_datasets: Mapping[str, str] | None = None,
-                    methods: Sequence[str] = RANKED_METHODS) -> pd.DataFrame:
+def method_rankings(
+    tables: Sequence[ReportTable],
+    paper: pd.DataFrame,
+    paper_datasets: Mapping[str, str] | None = None,
+    methods: Sequence[str] = RANKED_METHODS,
+) -> pd.DataFrame:
     """For every paper-analog table, dataset with a paper counterpart and metric: the ranking
     of ``methods`` in ours and in the paper (over the methods both have), ours over every
     translation method we ran, and Kendall's tau-b between the two (NaN if undefined)."""
@@ -125,17 +153,28 @@ def method_rankings(tables: Sequence[ReportTable], paper: pd.DataFrame,
             a = [round(ours[m], RANK_DECIMALS) for m in common]
             b = [round(theirs[m], RANK_DECIMALS) for m in common]
             tau = kendalltau(a, b).statistic if len(set(a)) > 1 and len(set(b)) > 1 else np.nan
-            records.append({
-                "paper_table": number,
-                "table": table.spec.key,
-                "dataset": dataset,
-                "paper_dataset": target,
-                "metric": metric,
-                "ours": ranking({m: ours[m] for m in common}, better),
-                "paper": ranking({m: theirs[m] for m in common}, better),
-                "ours_all_methods": ranking(ours, better),
-                "kendall_tau": float(tau),
-            })
-    columns = ["paper_table", "table", "dataset", "paper_dataset", "metric", "ours", "paper",
-               "ours_all_methods", "kendall_tau"]
+            records.append(
+                {
+                    "paper_table": number,
+                    "table": table.spec.key,
+                    "dataset": dataset,
+                    "paper_dataset": target,
+                    "metric": metric,
+                    "ours": ranking({m: ours[m] for m in common}, better),
+                    "paper": ranking({m: theirs[m] for m in common}, better),
+                    "ours_all_methods": ranking(ours, better),
+                    "kendall_tau": float(tau),
+                }
+            )
+    columns = [
+        "paper_table",
+        "table",
+        "dataset",
+        "paper_dataset",
+        "metric",
+        "ours",
+        "paper",
+        "ours_all_methods",
+        "kendall_tau",
+    ]
     return pd.DataFrame(records, columns=columns)

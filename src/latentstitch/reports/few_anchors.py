@@ -19,8 +19,13 @@ from latentstitch.reports.figures import save_figure
 
 REFERENCE_ANCHORS = 1000
 FRACTION = 0.95
-METHOD_COLORS = {"ortho": "tab:blue", "ridge": "tab:green", "affine": "tab:red", "linear": "tab:purple",
-                 "l-ortho": "tab:orange"}
+METHOD_COLORS = {
+    "ortho": "tab:blue",
+    "ridge": "tab:green",
+    "affine": "tab:red",
+    "linear": "tab:purple",
+    "l-ortho": "tab:orange",
+}
 
 
 def load_few_anchor_tables(folder: str | Path) -> pd.DataFrame | None:
@@ -36,8 +41,13 @@ def variant_means(rows: pd.DataFrame) -> pd.DataFrame:
     refine, anchors), plus the mean n / d (anchors over the source's dim)."""
     rows = rows.assign(n_over_d=rows["anchors"] / rows["source_dim"])
     keys = ["dataset", "method", "anchor_strategy", "refine", "anchors"]
-    out = rows.groupby(keys).agg(mean=("value", "mean"), std=("value", "std"), n=("value", "size"),
-                                 n_over_d=("n_over_d", "mean"), accepted=("refine_accepted", "mean"))
+    out = rows.groupby(keys).agg(
+        mean=("value", "mean"),
+        std=("value", "std"),
+        n=("value", "size"),
+        n_over_d=("n_over_d", "mean"),
+        accepted=("refine_accepted", "mean"),
+    )
     return out.reset_index()
 
 
@@ -47,17 +57,28 @@ def fewest_anchors(means: pd.DataFrame) -> pd.DataFrame:
     NaN when no count reaches it."""
     rows = []
     for (dataset, method), part in means.groupby(["dataset", "method"]):
-        ref_rows = part[(part["anchor_strategy"] == "uniform") & (~part["refine"].astype(bool))
-                        & (part["anchors"] <= REFERENCE_ANCHORS)]
+        ref_rows = part[
+            (part["anchor_strategy"] == "uniform")
+            & (~part["refine"].astype(bool))
+            & (part["anchors"] <= REFERENCE_ANCHORS)
+        ]
         if ref_rows.empty:
             continue
         ref = ref_rows.sort_values("anchors").iloc[-1]
         for (strategy, refined), line in part.groupby(["anchor_strategy", "refine"]):
             line = line[line["anchors"] <= ref["anchors"]].sort_values("anchors")
             hit = line[line["mean"] >= FRACTION * ref["mean"]]
-            rows.append({"dataset": dataset, "method": method, "anchor_strategy": strategy, "refine": bool(refined),
-                         "reference_anchors": int(ref["anchors"]), "reference_accuracy": float(ref["mean"]),
-                         "fewest_anchors": int(hit["anchors"].iloc[0]) if len(hit) else np.nan})
+            rows.append(
+                {
+                    "dataset": dataset,
+                    "method": method,
+                    "anchor_strategy": strategy,
+                    "refine": bool(refined),
+                    "reference_anchors": int(ref["anchors"]),
+                    "reference_accuracy": float(ref["mean"]),
+                    "fewest_anchors": int(hit["anchors"].iloc[0]) if len(hit) else np.nan,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -72,10 +93,17 @@ def plot_few_anchors(means: pd.DataFrame, dataset: str, path: str | Path) -> Pat
     for (method, strategy, refined), line in part.groupby(["method", "anchor_strategy", "refine"]):
         line = line.sort_values("anchors")
         paper = method == "ortho" and strategy == "uniform" and not refined
-        ax.plot(line["anchors"], line["mean"], color="black" if paper else METHOD_COLORS.get(method, "gray"),
-                lw=2.6 if paper else 1.2, ls="-" if refined or paper else "--",
-                marker="o" if strategy == "uniform" else "s", ms=3,
-                label=_label(method, strategy, bool(refined)) + (" (paper)" if paper else ""), zorder=3 if paper else 2)
+        ax.plot(
+            line["anchors"],
+            line["mean"],
+            color="black" if paper else METHOD_COLORS.get(method, "gray"),
+            lw=2.6 if paper else 1.2,
+            ls="-" if refined or paper else "--",
+            marker="o" if strategy == "uniform" else "s",
+            ms=3,
+            label=_label(method, strategy, bool(refined)) + (" (paper)" if paper else ""),
+            zorder=3 if paper else 2,
+        )
     ax.set_xscale("log")
     counts = sorted(set(part["anchors"]))
     ax.set_xticks(counts, [str(c) for c in counts])
@@ -95,21 +123,29 @@ def few_anchors_section(folder: str | Path, report_dir: str | Path, digits: int 
     if rows is None:
         return ""
     means = variant_means(rows)
-    lines = ["", "## Beyond the paper: few anchors, anchor selection and self-learning refinement", "",
-             "Not in the paper. Accuracy of the target's head on translated test encodings when the "
-             "translator is fitted on few parallel anchors (`plain`), chosen uniformly (the paper's Figure 3) "
-             "or as k-means centres of the source's train encodings (`kmeans`), and when it is then refined on "
-             "the unpaired train encodings of both spaces (`refined`: `latentstitch.translate.refine`, mutual "
-             "CSLS nearest neighbours, refit, repeat; it returns the plain translator when a held-out check on "
-             "the anchors does not trust the mined pairs). Means over pairs x seeds; data: "
-             "`stitch/few_anchors/{dataset}.csv` in the results folder.", ""]
+    lines = [
+        "",
+        "## Beyond the paper: few anchors, anchor selection and self-learning refinement",
+        "",
+        "Not in the paper. Accuracy of the target's head on translated test encodings when the "
+        "translator is fitted on few parallel anchors (`plain`), chosen uniformly (the paper's Figure 3) "
+        "or as k-means centres of the source's train encodings (`kmeans`), and when it is then refined on "
+        "the unpaired train encodings of both spaces (`refined`: `latentstitch.translate.refine`, mutual "
+        "CSLS nearest neighbours, refit, repeat; it returns the plain translator when a held-out check on "
+        "the anchors does not trust the mined pairs). Means over pairs x seeds; data: "
+        "`stitch/few_anchors/{dataset}.csv` in the results folder.",
+        "",
+    ]
     fewest = fewest_anchors(means)
     if not fewest.empty:
-        lines += [f"Fewest anchors reaching {FRACTION:.0%} of the reference: the method's plain uniform "
-                  f"accuracy at its largest count up to {REFERENCE_ANCHORS:,} anchors ('-' when no count "
-                  "reaches it):", "",
-                  "| dataset | method | reference | uniform | kmeans | uniform, refined | kmeans, refined |",
-                  "|---|---|---:|---:|---:|---:|---:|"]
+        lines += [
+            f"Fewest anchors reaching {FRACTION:.0%} of the reference: the method's plain uniform "
+            f"accuracy at its largest count up to {REFERENCE_ANCHORS:,} anchors ('-' when no count "
+            "reaches it):",
+            "",
+            "| dataset | method | reference | uniform | kmeans | uniform, refined | kmeans, refined |",
+            "|---|---|---:|---:|---:|---:|---:|",
+        ]
         for (dataset, method), part in fewest.groupby(["dataset", "method"]):
             cells = []
             for strategy, refined in (("uniform", False), ("kmeans", False), ("uniform", True), ("kmeans", True)):
@@ -117,14 +153,18 @@ def few_anchors_section(folder: str | Path, report_dir: str | Path, digits: int 
                 value = hit["fewest_anchors"].iloc[0] if len(hit) else np.nan
                 cells.append("-" if pd.isna(value) else f"{int(value):,}")
             ref = part.iloc[0]
-            lines.append(f"| {dataset} | {method} | {ref['reference_accuracy']:.{digits}f} at "
-                         f"{int(ref['reference_anchors']):,} | " + " | ".join(cells) + " |")
+            lines.append(
+                f"| {dataset} | {method} | {ref['reference_accuracy']:.{digits}f} at "
+                f"{int(ref['reference_anchors']):,} | " + " | ".join(cells) + " |"
+            )
         lines.append("")
     lines += ["Plain -> refined accuracy by anchor count (uniform anchors):", ""]
     uniform = means[means["anchor_strategy"] == "uniform"]
     counts = sorted(set(uniform["anchors"]))
-    lines += ["| dataset | method | " + " | ".join(f"{c:,}" for c in counts) + " |",
-              "|---|---|" + "---:|" * len(counts)]
+    lines += [
+        "| dataset | method | " + " | ".join(f"{c:,}" for c in counts) + " |",
+        "|---|---|" + "---:|" * len(counts),
+    ]
     for (dataset, method), part in uniform.groupby(["dataset", "method"]):
         cells = []
         for c in counts:
@@ -155,15 +195,22 @@ def _n_over_d(means: pd.DataFrame, digits: int) -> list[str]:
         if "linear" not in set(part["method"]):
             continue
         methods = sorted(set(part["method"]), key=lambda m: (m != "linear", m))
-        lines += [f"Least squares around n = d on {dataset} (plain, uniform anchors; n / d = anchors over the "
-                  "source's dim): `linear` interpolates the anchors when n approaches d, and its accuracy dips "
-                  "there (double descent). This is why the Table 1 analog can rank `linear` and `l-ortho` below "
-                  "the paper when its anchor count is close to the encoders' dims (n / d of each pair at the "
-                  "Table 1 anchor count: anchors / source dim).", "",
-                  "| anchors | n / d | " + " | ".join(methods) + " |", "|---:|---:|" + "---:|" * len(methods)]
+        lines += [
+            f"Least squares around n = d on {dataset} (plain, uniform anchors; n / d = anchors over the "
+            "source's dim): `linear` interpolates the anchors when n approaches d, and its accuracy dips "
+            "there (double descent). This is why the Table 1 analog can rank `linear` and `l-ortho` below "
+            "the paper when its anchor count is close to the encoders' dims (n / d of each pair at the "
+            "Table 1 anchor count: anchors / source dim).",
+            "",
+            "| anchors | n / d | " + " | ".join(methods) + " |",
+            "|---:|---:|" + "---:|" * len(methods),
+        ]
         for count, row in part.groupby("anchors"):
             values = {m: row[row["method"] == m]["mean"] for m in methods}
-            lines.append(f"| {count:,} | {row['n_over_d'].iloc[0]:.2f} | "
-                         + " | ".join(f"{v.iloc[0]:.{digits}f}" if len(v) else "-" for v in values.values()) + " |")
+            lines.append(
+                f"| {count:,} | {row['n_over_d'].iloc[0]:.2f} | "
+                + " | ".join(f"{v.iloc[0]:.{digits}f}" if len(v) else "-" for v in values.values())
+                + " |"
+            )
         lines.append("")
     return lines

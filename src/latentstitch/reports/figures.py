@@ -17,9 +17,19 @@ from latentstitch.io import atomic_path
 from latentstitch.reports.tables import NO_ANCHORS, NO_SCALING, TRANSLATION_METHODS, aggregate
 
 # The paper's method colours are not given; one fixed colour per method across all figures.
-COLORS = {"affine": "tab:blue", "linear": "tab:orange", "l-ortho": "tab:green", "ortho": "tab:red",
-          "ridge": "tab:purple", "relative": "tab:brown", "absolute": "tab:gray", "no-stitch": "black",
-          "irp": "tab:olive", "kernel": "tab:cyan", "mlp": "tab:pink"}
+COLORS = {
+    "affine": "tab:blue",
+    "linear": "tab:orange",
+    "l-ortho": "tab:green",
+    "ortho": "tab:red",
+    "ridge": "tab:purple",
+    "relative": "tab:brown",
+    "absolute": "tab:gray",
+    "no-stitch": "black",
+    "irp": "tab:olive",
+    "kernel": "tab:cyan",
+    "mlp": "tab:pink",
+}
 DPI = 120
 
 
@@ -105,8 +115,16 @@ def plot_heatmap(matrix: pd.DataFrame, path: str | Path, *, title: str, label: s
     image = ax.imshow(values, cmap="viridis", vmin=np.nanmin(values), vmax=np.nanmax(values))
     for (i, j), v in np.ndenumerate(values):
         if not np.isnan(v):
-            ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=8,
-                    color="white" if v < np.nanmean(values) else "black", fontweight="bold" if i == j else None)
+            ax.text(
+                j,
+                i,
+                f"{v:.2f}",
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="white" if v < np.nanmean(values) else "black",
+                fontweight="bold" if i == j else None,
+            )
     ax.set_xticks(range(values.shape[1]), matrix.columns, rotation=45, ha="right")
     ax.set_yticks(range(values.shape[0]), matrix.index)
     ax.set_xlabel(f"{matrix.columns.name} (diagonal: no stitching)")
@@ -152,8 +170,7 @@ def plot_reconstruction_grid(rows: Mapping[str, np.ndarray], path: str | Path, *
     return save_figure(fig, path)
 
 
-def plot_norm_distributions(norms: Mapping[str, np.ndarray], path: str | Path, *, title: str,
-                            bins: int = 40) -> Path:
+def plot_norm_distributions(norms: Mapping[str, np.ndarray], path: str | Path, *, title: str, bins: int = 40) -> Path:
     """Figure 4: the distribution of the L2 norm of each encoder's encodings, one panel per
     encoder (their scales differ by orders of magnitude), with the mean marked."""
     if not norms:

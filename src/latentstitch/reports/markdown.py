@@ -14,13 +14,26 @@ def _text(value: object) -> str:
 def markdown_table(frame: pd.DataFrame, index: bool = True) -> str:
     """A GitHub Markdown table of ``frame`` (floats with 3 decimals, NaN as "–")."""
     header = ([frame.index.name or ""] if index else []) + [str(c) for c in frame.columns]
-    rows = [([_text(i)] if index else []) + [_text(v) for v in row] for i, row in zip(frame.index, frame.itertuples(index=False))]
+    rows = [
+        ([_text(i)] if index else []) + [_text(v) for v in row]
+        for i, row in zip(frame.index, frame.itertuples(index=False))
+    ]
     lines = [header, ["---"] * len(header), *rows]
     return "\n".join("| " + " | ".join(cell.replace("|", "\\|") for cell in line) + " |" for line in lines) + "\n"
 
 
-_LATEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "_": r"\_", "#": r"\#", "$": r"\$",
-          "{": r"\{", "}": r"\}", "±": r"$\pm$", "–": "--"}
+_LATEX = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "_": r"\_",
+    "#": r"\#",
+    "$": r"\$",
+    "{": r"\{",
+    "}": r"\}",
+    "±": r"$\pm$",
+    "–": "--",
+}
 
 
 def _latex(value: object) -> str:

@@ -18,13 +18,16 @@ import pandas as pd
 
 # Column order of Tables 1, 2, 5, 6 (then ridge and the nonlinear methods, beyond the paper);
 # row order of 3, 4, 8.
-METHODS = ("no-stitch", "absolute", "relative", "affine", "linear", "l-ortho", "ortho", "ridge", "irp", "kernel",
-           "mlp")
+METHODS = ("no-stitch", "absolute", "relative", "affine", "linear", "l-ortho", "ortho", "ridge", "irp", "kernel", "mlp")
 TRANSLATION_METHODS = ("affine", "linear", "l-ortho", "ortho", "ridge", "irp", "kernel", "mlp")
 # Shown only when run.
 BEYOND_PAPER = ("ridge", "irp", "kernel", "mlp")
-METHOD_LABELS = {"no-stitch": "No Stitching", "irp": "irp (beyond paper)", "kernel": "kernel (beyond paper)",
-                 "mlp": "mlp (beyond paper)"}
+METHOD_LABELS = {
+    "no-stitch": "No Stitching",
+    "irp": "irp (beyond paper)",
+    "kernel": "kernel (beyond paper)",
+    "mlp": "mlp (beyond paper)",
+}
 RECONSTRUCTION_METRICS = ("lcos", "lmse", "rmse")
 # How close translated encodings land to the target's own (the stitch stage's latent rows).
 RETRIEVAL_METRICS = ("lcos", "retrieval_top1", "retrieval_mrr")
@@ -33,12 +36,30 @@ NO_SCALING = "none"
 NO_ANCHORS = 0
 
 REQUIRED_COLUMNS = (
-    "dataset", "task", "source", "target", "decoder", "method", "scaling", "anchors", "seed",
-    "metric", "value",
+    "dataset",
+    "task",
+    "source",
+    "target",
+    "decoder",
+    "method",
+    "scaling",
+    "anchors",
+    "seed",
+    "metric",
+    "value",
 )
 KEY_COLUMNS = (
-    "dataset", "task", "decoder_l2", "source", "target", "decoder", "method", "scaling", "anchors",
-    "seed", "metric",
+    "dataset",
+    "task",
+    "decoder_l2",
+    "source",
+    "target",
+    "decoder",
+    "method",
+    "scaling",
+    "anchors",
+    "seed",
+    "metric",
 )
 TASKS = ("classification", "reconstruction")
 
@@ -93,8 +114,16 @@ class ReportTable:
     def tidy(self) -> pd.DataFrame:
         """The cells with the table's settings attached: what the table's CSV holds."""
         s = self.spec
-        settings = {"table": s.key, "paper_table": s.paper_table, "task": s.task, "decoder": s.decoder,
-                    "scaling": s.scaling, "decoder_l2": s.decoder_l2, "pairs": s.pairs, "ddof": self.ddof}
+        settings = {
+            "table": s.key,
+            "paper_table": s.paper_table,
+            "task": s.task,
+            "decoder": s.decoder,
+            "scaling": s.scaling,
+            "decoder_l2": s.decoder_l2,
+            "pairs": s.pairs,
+            "ddof": self.ddof,
+        }
         return self.cells.assign(**settings)[[*settings, *self.cells.columns]]
 
     def layout(self, digits: int = 3) -> pd.DataFrame:
@@ -104,14 +133,18 @@ class ReportTable:
         count. Several (reconstruction, latent retrieval): methods in rows, "<dataset> <metric>"
         in columns.
         """
-        cells = self.cells.assign(text=[format_cell(m, s, digits) for m, s in zip(self.cells["mean"], self.cells["std"])])
+        cells = self.cells.assign(
+            text=[format_cell(m, s, digits) for m, s in zip(self.cells["mean"], self.cells["std"])]
+        )
         datasets = list(dict.fromkeys(cells["dataset"]))
         present = set(cells["method"])
         # The paper's columns are always shown (a missing baseline is itself information);
         # ridge and the nonlinear methods only when they were run.
         methods = [m for m in METHODS if m not in BEYOND_PAPER or m in present]
         if len(self.spec.metrics) == 1:
-            wide = cells.pivot(index="dataset", columns="method", values="text").reindex(index=datasets, columns=methods)
+            wide = cells.pivot(index="dataset", columns="method", values="text").reindex(
+                index=datasets, columns=methods
+            )
             wide.columns = [METHOD_LABELS.get(m, m) for m in methods]
             anchors = cells.groupby("dataset")["anchors"].max().reindex(datasets)
             wide.insert(0, "anchors", [str(int(a)) if a > 0 else "–" for a in anchors])
@@ -337,21 +370,33 @@ def table_specs(results: pd.DataFrame) -> list[TableSpec]:
                 continue
             paper = CLASSIFICATION_TABLES.get((PAPER_HEADS.get(head, ""), scaling))
             name = f"Table {paper} analog" if paper else "No paper analog"
-            specs.append(TableSpec(
-                key=f"classification_{head}_{scaling}",
-                title=f"{name}: cross-architecture stitching, {head} heads, {scaling} scaling (accuracy)",
-                task="classification", decoder=head, scaling=scaling, paper_table=paper,
-            ))
+            specs.append(
+                TableSpec(
+                    key=f"classification_{head}_{scaling}",
+                    title=f"{name}: cross-architecture stitching, {head} heads, {scaling} scaling (accuracy)",
+                    task="classification",
+                    decoder=head,
+                    scaling=scaling,
+                    paper_table=paper,
+                )
+            )
     latent = cls[(cls["decoder"] == "latent") & cls["metric"].isin(RETRIEVAL_METRICS)]
     for scaling in scalings:
         if (latent["scaling"] == scaling).any():
-            specs.append(TableSpec(
-                key=f"retrieval_{scaling}",
-                title=(f"No paper analog: the translated test encodings against the target's own, "
-                       f"{scaling} scaling (mean cosine, and top-1 and MRR retrieval among themselves, "
-                       f"of the first test points: suite.stitch.retrieval_queries)"),
-                task="classification", decoder="latent", scaling=scaling, metric_names=RETRIEVAL_METRICS,
-            ))
+            specs.append(
+                TableSpec(
+                    key=f"retrieval_{scaling}",
+                    title=(
+                        f"No paper analog: the translated test encodings against the target's own, "
+                        f"{scaling} scaling (mean cosine, and top-1 and MRR retrieval among themselves, "
+                        f"of the first test points: suite.stitch.retrieval_queries)"
+                    ),
+                    task="classification",
+                    decoder="latent",
+                    scaling=scaling,
+                    metric_names=RETRIEVAL_METRICS,
+                )
+            )
     rec = results[(results["task"] == "reconstruction") & (results["method"] != "no-stitch")]
     kinds = pd.Series([pair_kind(s, t) for s, t in zip(rec["source"], rec["target"])], index=rec.index, dtype=object)
     for l2 in (False, True):
@@ -364,12 +409,18 @@ def table_specs(results: pd.DataFrame) -> list[TableSpec]:
                 name = f"Table {paper} analog" if paper else "No paper analog"
                 decoder = "L2-normalized decoder input" if l2 else "plain decoders"
                 across = "same bottleneck" if pairs == "same" else "different bottlenecks"
-                specs.append(TableSpec(
-                    key=f"reconstruction_{'l2dec' if l2 else 'plain'}_{pairs}_{scaling}",
-                    title=f"{name}: autoencoder stitching, {decoder}, pairs of {across}, {scaling} scaling",
-                    task="reconstruction", decoder="ae", scaling=scaling, decoder_l2=l2, pairs=pairs,
-                    paper_table=paper,
-                ))
+                specs.append(
+                    TableSpec(
+                        key=f"reconstruction_{'l2dec' if l2 else 'plain'}_{pairs}_{scaling}",
+                        title=f"{name}: autoencoder stitching, {decoder}, pairs of {across}, {scaling} scaling",
+                        task="reconstruction",
+                        decoder="ae",
+                        scaling=scaling,
+                        decoder_l2=l2,
+                        pairs=pairs,
+                        paper_table=paper,
+                    )
+                )
     return sorted(specs, key=lambda s: (s.paper_table is None, s.paper_table or 0))
 
 

@@ -50,8 +50,13 @@ def _encode(tracker: Tracker, cfg: DictConfig, result: dict[str, Any]) -> None:
         rows.append({**row, "rows": meta.get("count"), "dim": meta.get("dim")})
     frame = pd.DataFrame(rows, columns=["dataset", "encoder", "split", "status", "rows", "dim", "path"])
     tracker.table("encode/encodings", frame)
-    tracker.summary({"encode/files": len(frame), "encode/encoded": int((frame["status"] == "encoded").sum()),
-                     "encode/cached": int((frame["status"] == "cached").sum())})
+    tracker.summary(
+        {
+            "encode/files": len(frame),
+            "encode/encoded": int((frame["status"] == "encoded").sum()),
+            "encode/cached": int((frame["status"] == "cached").sum()),
+        }
+    )
 
 
 def _train_heads(tracker: Tracker, cfg: DictConfig, result: dict[str, Any]) -> None:
@@ -60,12 +65,35 @@ def _train_heads(tracker: Tracker, cfg: DictConfig, result: dict[str, Any]) -> N
     for key, accuracy in result.get("test_accuracy", {}).items():
         dataset, encoder, head = key.split("/")[:3]
         metrics = _read_json(heads_dir / key / "metrics.json")
-        rows.append({"dataset": dataset, "encoder": encoder, "head": head, "kind": metrics.get("kind"),
-                     "train_accuracy": metrics.get("train_accuracy"), "test_accuracy": accuracy,
-                     "fit_seconds": metrics.get("fit_seconds"), "epochs": metrics.get("epochs"),
-                     "n_train": metrics.get("n_train"), "dim": metrics.get("dim")})
-    frame = pd.DataFrame(rows, columns=["dataset", "encoder", "head", "kind", "train_accuracy", "test_accuracy",
-                                        "fit_seconds", "epochs", "n_train", "dim"])
+        rows.append(
+            {
+                "dataset": dataset,
+                "encoder": encoder,
+                "head": head,
+                "kind": metrics.get("kind"),
+                "train_accuracy": metrics.get("train_accuracy"),
+                "test_accuracy": accuracy,
+                "fit_seconds": metrics.get("fit_seconds"),
+                "epochs": metrics.get("epochs"),
+                "n_train": metrics.get("n_train"),
+                "dim": metrics.get("dim"),
+            }
+        )
+    frame = pd.DataFrame(
+        rows,
+        columns=[
+            "dataset",
+            "encoder",
+            "head",
+            "kind",
+            "train_accuracy",
+            "test_accuracy",
+            "fit_seconds",
+            "epochs",
+            "n_train",
+            "dim",
+        ],
+    )
     tracker.table("train_heads/heads", frame)
     summary = {"train_heads/trained": result.get("trained"), "train_heads/kept": result.get("kept")}
     for (dataset, head), part in frame.groupby(["dataset", "head"], sort=False):
@@ -92,16 +120,39 @@ def _train_autoencoders(tracker: Tracker, cfg: DictConfig, result: dict[str, Any
         dataset, ae = key.split("/")[:2]
         metrics = _read_json(ae_dir / key / "metrics.json")
         settings = metrics.get("settings") or {}
-        rows.append({"dataset": dataset, "autoencoder": ae, "bottleneck": settings.get("bottleneck"),
-                     "seed": settings.get("seed"), "l2_normalize": settings.get("l2_normalize"),
-                     "train_rmse": metrics.get("train_rmse"), "test_rmse": rmse, "epochs": metrics.get("epochs"),
-                     "seconds": float(np.sum(metrics.get("epoch_seconds") or [np.nan]))})
+        rows.append(
+            {
+                "dataset": dataset,
+                "autoencoder": ae,
+                "bottleneck": settings.get("bottleneck"),
+                "seed": settings.get("seed"),
+                "l2_normalize": settings.get("l2_normalize"),
+                "train_rmse": metrics.get("train_rmse"),
+                "test_rmse": rmse,
+                "epochs": metrics.get("epochs"),
+                "seconds": float(np.sum(metrics.get("epoch_seconds") or [np.nan])),
+            }
+        )
         grid = _image_pairs(ae_dir / key / "reconstructions.safetensors")
         if grid is not None:
             images[f"train_autoencoders/{dataset}/{ae}/reconstructions"] = (
-                grid, f"{dataset} {ae}: test images (top) and their reconstructions (bottom)")
-    frame = pd.DataFrame(rows, columns=["dataset", "autoencoder", "bottleneck", "seed", "l2_normalize",
-                                        "train_rmse", "test_rmse", "epochs", "seconds"])
+                grid,
+                f"{dataset} {ae}: test images (top) and their reconstructions (bottom)",
+            )
+    frame = pd.DataFrame(
+        rows,
+        columns=[
+            "dataset",
+            "autoencoder",
+            "bottleneck",
+            "seed",
+            "l2_normalize",
+            "train_rmse",
+            "test_rmse",
+            "epochs",
+            "seconds",
+        ],
+    )
     tracker.table("train_autoencoders/autoencoders", frame)
     tracker.images(images)
     summary = {"train_autoencoders/trained": result.get("trained"), "train_autoencoders/kept": result.get("kept")}
@@ -128,18 +179,23 @@ def _stitch(tracker: Tracker, cfg: DictConfig, result: dict[str, Any]) -> None:
         table = pd.read_csv(info["path"])
         tracker.table(f"stitch/{dataset}", table)
         if {"task", "metric"} <= set(table.columns):  # the paper's headlines: accuracy, and lcos (Table 3)
-            rows = table[((table["task"] == "classification") & (table["metric"] == "accuracy"))
-                         | ((table["task"] == "reconstruction") & (table["metric"] == "lcos"))]
+            rows = table[
+                ((table["task"] == "classification") & (table["metric"] == "accuracy"))
+                | ((table["task"] == "reconstruction") & (table["metric"] == "lcos"))
+            ]
             summary.update({f"stitch/{dataset}/{k}": v for k, v in headline(rows, ["method", "scaling"]).items()})
         summary[f"stitch/{dataset}/seconds"] = info.get("seconds")
         summary[f"stitch/{dataset}/rows"] = info.get("rows")
     relative = result.get("relative_heads") or {}
     if relative.get("test_accuracy"):  # the `relative` baseline's decoders, one per anchor set
-        rows = [dict(zip(("dataset", "encoder", "head", "anchor_set"), key.split("/")), test_accuracy=accuracy)
-                for key, accuracy in relative["test_accuracy"].items()]
+        rows = [
+            dict(zip(("dataset", "encoder", "head", "anchor_set"), key.split("/")), test_accuracy=accuracy)
+            for key, accuracy in relative["test_accuracy"].items()
+        ]
         tracker.table("stitch/relative_heads", pd.DataFrame(rows))
-    summary.update({"stitch/relative_heads/trained": relative.get("trained"),
-                    "stitch/relative_heads/kept": relative.get("kept")})
+    summary.update(
+        {"stitch/relative_heads/trained": relative.get("trained"), "stitch/relative_heads/kept": relative.get("kept")}
+    )
     tracker.summary(summary)
 
 
@@ -147,17 +203,30 @@ def _appendix(tracker: Tracker, cfg: DictConfig, result: dict[str, Any]) -> None
     out = Path(cfg.paths.results_dir) / "appendix"
     rows, images, summary = [], {}, {}
     for figure, entry in result.get("figures", {}).items():
-        rows.append({"figure": figure, "paper_figure": entry.get("paper_figure"), "title": entry.get("title"),
-                     "what": entry.get("what"), "paper_claim": entry.get("paper_claim"), "holds": entry.get("holds"),
-                     "numbers": entry.get("numbers"), "seconds": entry.get("seconds")})
+        rows.append(
+            {
+                "figure": figure,
+                "paper_figure": entry.get("paper_figure"),
+                "title": entry.get("title"),
+                "what": entry.get("what"),
+                "paper_claim": entry.get("paper_claim"),
+                "holds": entry.get("holds"),
+                "numbers": entry.get("numbers"),
+                "seconds": entry.get("seconds"),
+            }
+        )
         summary[f"appendix/{figure}/holds"] = bool(entry.get("holds"))
         summary[f"appendix/{figure}/seconds"] = entry.get("seconds")
         if (out / f"{figure}.csv").is_file():
             tracker.table(f"appendix/{figure}", pd.read_csv(out / f"{figure}.csv"))
         for png in sorted(out.glob(f"{figure}*.png")):
             images[f"appendix/{png.stem}"] = (png, entry.get("line"))
-    tracker.table("appendix/claims", pd.DataFrame(rows, columns=["figure", "paper_figure", "title", "what",
-                                                                  "paper_claim", "holds", "numbers", "seconds"]))
+    tracker.table(
+        "appendix/claims",
+        pd.DataFrame(
+            rows, columns=["figure", "paper_figure", "title", "what", "paper_claim", "holds", "numbers", "seconds"]
+        ),
+    )
     for png in sorted(out.glob("*.png")):  # any other figure the stage drew
         images.setdefault(f"appendix/{png.stem}", (png, png.stem))
     tracker.images(images)
@@ -208,13 +277,22 @@ def _report(tracker: Tracker, cfg: DictConfig, result: dict[str, Any]) -> None:
     tracker.summary(summary)
     if report_md.is_file():
         tracker.html("report/report", report_html(report_md.read_text(), f"latentstitch {suite} report"))
-    tracker.artifact(f"report-{suite}", "report", [out], root=out.parent,
-                     description=f"The {suite} suite's report folder: report.md, tables, comparison, figures")
+    tracker.artifact(
+        f"report-{suite}",
+        "report",
+        [out],
+        root=out.parent,
+        description=f"The {suite} suite's report folder: report.md, tables, comparison, figures",
+    )
 
 
 VIEWS: dict[str, Callable[[Tracker, DictConfig, dict[str, Any]], None]] = {
-    "encode": _encode, "train_heads": _train_heads, "train_autoencoders": _train_autoencoders,
-    "stitch": _stitch, "appendix": _appendix, "report": _report,
+    "encode": _encode,
+    "train_heads": _train_heads,
+    "train_autoencoders": _train_autoencoders,
+    "stitch": _stitch,
+    "appendix": _appendix,
+    "report": _report,
 }
 
 

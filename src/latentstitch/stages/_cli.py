@@ -39,13 +39,20 @@ def record_imports() -> None:
         return
     main = getattr(getattr(sys.modules.get("__main__"), "__spec__", None), "name", None) or "unknown"
     target = os.path.join(folder, f"{main}.txt")
-    files = sorted({str(m.__file__) for name, m in list(sys.modules.items())
-                    if (name == "latentstitch" or name.startswith("latentstitch.")) and getattr(m, "__file__", None)})
+    files = sorted(
+        {
+            str(m.__file__)
+            for name, m in list(sys.modules.items())
+            if (name == "latentstitch" or name.startswith("latentstitch.")) and getattr(m, "__file__", None)
+        }
+    )
     with open(target, "a") as f:
         f.write("".join(f"{path}\n" for path in files))
 
 
-def _guarded(run: Callable[[DictConfig], Any], checks: Callable[[DictConfig], DictConfig]) -> Callable[[DictConfig], Any]:
+def _guarded(
+    run: Callable[[DictConfig], Any], checks: Callable[[DictConfig], DictConfig]
+) -> Callable[[DictConfig], Any]:
     def guarded(cfg: DictConfig) -> Any:
         try:
             cfg = checks(cfg)
@@ -94,5 +101,4 @@ def stage_main(run: Callable[[DictConfig], Any], argv: list[str] | None = None) 
     import hydra
 
     sys.argv = [sys.argv[0], *argv]
-    hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")(
-        _guarded(run, _check_composed))()
+    hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")(_guarded(run, _check_composed))()

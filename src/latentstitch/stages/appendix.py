@@ -68,22 +68,27 @@ from latentstitch.stitching import Space, StitchSettings
 # says whether our numbers bear each claim out.
 PAPER_CLAIMS = {
     "figure12": "a pre-trained transformer is invariant to rescaling injection at any layer once alpha passes "
-                "a threshold",
+    "a threshold",
     "figure13": "ReLU and tanh MLPs are scale invariant; the cosine MLP only at the mean data scale and its "
-                "periodic cycles",
-    "figure2": "the translation steps bring the source onto the target, imperfectly only because of the "
-               "distortion",
+    "periodic cycles",
+    "figure2": "the translation steps bring the source onto the target, imperfectly only because of the distortion",
     "figure7": "translation stitches encoders and heads across domains (styles) of the same data",
 }
-TITLES = {"figure12": "rescaling injection", "figure13": "MLP input rescaling",
-          "figure2": "synthetic walk-through", "figure7": "cross-domain stitching"}
+TITLES = {
+    "figure12": "rescaling injection",
+    "figure13": "MLP input rescaling",
+    "figure2": "synthetic walk-through",
+    "figure7": "cross-domain stitching",
+}
 
 
 def _require(spec: Any, figure: str, *keys: str) -> None:
     missing = [k for k in keys if spec.get(k) is None]
     if missing:
-        raise ValueError(f"suite.appendix.{figure} needs {', '.join(missing)} (see the stage's docstring, "
-                         f"src/latentstitch/stages/appendix.py)")
+        raise ValueError(
+            f"suite.appendix.{figure} needs {', '.join(missing)} (see the stage's docstring, "
+            f"src/latentstitch/stages/appendix.py)"
+        )
 
 
 def _encodings(cfg: DictConfig, dataset: str, encoder: str, split: str) -> tuple[np.ndarray, np.ndarray, dict]:
@@ -94,15 +99,18 @@ def _suite_subset(cfg: DictConfig, dataset: str, figure: str) -> dict | None:
     """The subset the encode stage drew of ``dataset`` (None: all of it)."""
     dcfg = OmegaConf.select(cfg, f"suite.datasets.{dataset}")
     if dcfg is None:
-        raise ValueError(f"suite.appendix.{figure}.dataset {dataset!r} is not a suite dataset "
-                         f"({', '.join(cfg.suite.datasets)}): its encodings would not be cached")
+        raise ValueError(
+            f"suite.appendix.{figure}.dataset {dataset!r} is not a suite dataset "
+            f"({', '.join(cfg.suite.datasets)}): its encodings would not be cached"
+        )
     return OmegaConf.to_container(dcfg.subset, resolve=True) if dcfg.get("subset") else None
 
 
 def _same_labels(labels: np.ndarray, cached: np.ndarray, what: str) -> None:
     if not np.array_equal(np.asarray(labels), cached):
-        raise ValueError(f"{what} is not row-aligned with the cached encodings (labels differ): re-run the "
-                         "encode stage")
+        raise ValueError(
+            f"{what} is not row-aligned with the cached encodings (labels differ): re-run the encode stage"
+        )
 
 
 def _figure12(cfg: DictConfig, spec: Any, out: Path) -> dict[str, Any]:
@@ -118,30 +126,51 @@ def _figure12(cfg: DictConfig, spec: Any, out: Path) -> dict[str, Any]:
     rows = stratified_indices(y_test, min(int(spec.test_subset), len(y_test)), int(cfg.seed))
     # The representation the head was trained on is the cached one, token cap included.
     encoder_spec = dataclasses.replace(encoder_spec, max_length=int(meta.get("max_length", encoder_spec.max_length)))
-    encoder = build_encoder(encoder_spec, tiny=bool(cfg.suite.get("tiny", False)), device=cfg.device,
-                            models_dir=cfg.paths.models_dir)
+    encoder = build_encoder(
+        encoder_spec, tiny=bool(cfg.suite.get("tiny", False)), device=cfg.device, models_dir=cfg.paths.models_dir
+    )
     n_blocks = len(rescaling.transformer_blocks(encoder.model))
     layers = list(range(n_blocks + 1)) if spec.get("layers", "all") == "all" else [int(x) for x in spec.layers]
     alphas = alpha_grid(spec.alphas)
-    sweep = rescaling.rescaling_sweep(encoder, [texts.inputs[i] for i in rows], layers, alphas,
-                                      batch_size=int(OmegaConf.select(cfg, "encode.batch_size", default=32)))
+    sweep = rescaling.rescaling_sweep(
+        encoder,
+        [texts.inputs[i] for i in rows],
+        layers,
+        alphas,
+        batch_size=int(OmegaConf.select(cfg, "encode.batch_size", default=32)),
+    )
     cached = x_test[rows]
     drift = float(np.abs(sweep.plain - cached).max() / np.abs(cached).max())
     if drift > 1e-3:
-        raise ValueError(f"figure12: {encoder_id} recomputed here differs from its cached {dataset} test encodings "
-                         f"(max relative difference {drift:.2g}): re-run the encode stage")
+        raise ValueError(
+            f"figure12: {encoder_id} recomputed here differs from its cached {dataset} test encodings "
+            f"(max relative difference {drift:.2g}): re-run the encode stage"
+        )
     y = y_test[rows]
     result = rescaling.RescalingAccuracy(
-        layers, alphas, rescaling.accuracy_grid(head.predict, sweep.injected, y),
-        float(np.mean(head.predict(sweep.plain) == y)), sweep.token_norms)
+        layers,
+        alphas,
+        rescaling.accuracy_grid(head.predict, sweep.injected, y),
+        float(np.mean(head.predict(sweep.plain) == y)),
+        sweep.token_norms,
+    )
     checked = rescaling.claim(result, float(spec.tolerance))
     write_text_atomic(out / "figure12.csv", result.table().to_csv(index=False))
-    rescaling.plot(result, out / "figure12.png",
-                   title=f"{encoder_id} on {dataset} ({len(rows)} test texts), {spec.head} head")
+    rescaling.plot(
+        result, out / "figure12.png", title=f"{encoder_id} on {dataset} ({len(rows)} test texts), {spec.head} head"
+    )
     what = f"{encoder_id} on {dataset}, {spec.head} head, {len(rows)} test texts"
-    return {**checked, "what": what, "details": {**checked["details"], "layers": layers, "alphas": alphas.tolist(),
-                                                 "layer_mean_token_norms": sweep.token_norms.tolist(),
-                                                 "max_relative_difference_to_cache": drift}}
+    return {
+        **checked,
+        "what": what,
+        "details": {
+            **checked["details"],
+            "layers": layers,
+            "alphas": alphas.tolist(),
+            "layer_mean_token_norms": sweep.token_norms.tolist(),
+            "max_relative_difference_to_cache": drift,
+        },
+    }
 
 
 def _figure13(cfg: DictConfig, spec: Any, out: Path) -> dict[str, Any]:
@@ -152,77 +181,139 @@ def _figure13(cfg: DictConfig, spec: Any, out: Path) -> dict[str, Any]:
     head_cfg = OmegaConf.to_container(group_config(cfg, "head", str(spec.head)), resolve=True)
     head_cfg.update(OmegaConf.to_container(spec.head_overrides, resolve=True) if spec.get("head_overrides") else {})
     alphas = alpha_grid(spec.alphas, extra=[mlp_scaling.mean_norm(train[0])])
-    result = mlp_scaling.mlp_scaling(train, test, list(spec.activations), alphas, head_cfg, seed=int(cfg.seed),
-                                     accelerator=accelerator_of(cfg))
+    result = mlp_scaling.mlp_scaling(
+        train, test, list(spec.activations), alphas, head_cfg, seed=int(cfg.seed), accelerator=accelerator_of(cfg)
+    )
     checked = mlp_scaling.claim(result, float(spec.tolerance))
     write_text_atomic(out / "figure13.csv", result.table().to_csv(index=False))
     what = f"{encoder_id} features of {dataset}, {len(train[1])} train / {len(test[1])} test rows"
     mlp_scaling.plot(result, out / "figure13.png", title=f"MLP heads on {what}")
-    return {**checked, "what": what,
-            "details": {**checked["details"], "head": head_cfg, "epochs": result.epochs, "alphas": alphas.tolist()}}
+    return {
+        **checked,
+        "what": what,
+        "details": {**checked["details"], "head": head_cfg, "epochs": result.epochs, "alphas": alphas.tolist()},
+    }
 
 
 def _figure2(cfg: DictConfig, spec: Any, out: Path) -> dict[str, Any]:
     _require(spec, "figure2", "points", "anchors", "scale", "distortion", "methods", "tolerance")
     translator = OmegaConf.to_container(spec.translator, resolve=True) if spec.get("translator") else {}
     toy, steps, errors = walkthrough.walkthrough(
-        int(spec.points), int(spec.anchors), scale=float(spec.scale), distortion=float(spec.distortion),
-        methods=list(spec.methods), seed=int(cfg.seed), translator_kwargs=translator)
+        int(spec.points),
+        int(spec.anchors),
+        scale=float(spec.scale),
+        distortion=float(spec.distortion),
+        methods=list(spec.methods),
+        seed=int(cfg.seed),
+        translator_kwargs=translator,
+    )
     checked = walkthrough.claim(errors, float(spec.tolerance))
     write_text_atomic(out / "figure2.csv", errors.to_csv(index=False))
-    what = (f"{spec.points} toy points, 2-D source, 3-D target (rotation, scale {spec.scale}, distortion "
-            f"{spec.distortion}), T fitted on {spec.anchors} anchors")
+    what = (
+        f"{spec.points} toy points, 2-D source, 3-D target (rotation, scale {spec.scale}, distortion "
+        f"{spec.distortion}), T fitted on {spec.anchors} anchors"
+    )
     walkthrough.plot(toy, steps, out / "figure2.png", title=f"Translation steps: {what}")
-    return {**checked, "what": what,
-            "details": {**checked["details"], "translator": translator, "errors": errors.to_dict("records")}}
+    return {
+        **checked,
+        "what": what,
+        "details": {**checked["details"], "translator": translator, "errors": errors.to_dict("records")},
+    }
 
 
 def _figure7(cfg: DictConfig, spec: Any, out: Path) -> dict[str, Any]:
-    _require(spec, "figure7", "dataset", "other_domain", "encoders", "head", "rows", "anchors", "seeds",
-             "methods", "tolerance")
+    _require(
+        spec,
+        "figure7",
+        "dataset",
+        "other_domain",
+        "encoders",
+        "head",
+        "rows",
+        "anchors",
+        "seeds",
+        "methods",
+        "tolerance",
+    )
     dataset = str(spec.dataset)
-    other = load_dataset(group_config(cfg, "dataset", str(spec.other_domain)), subset=_suite_subset(cfg, dataset, "figure7"))
+    other = load_dataset(
+        group_config(cfg, "dataset", str(spec.other_domain)), subset=_suite_subset(cfg, dataset, "figure7")
+    )
     domain = other.meta.get("domain")
     if domain is None:
-        raise ValueError(f"figure7.other_domain {spec.other_domain!r} sets no domain (e.g. domain: invert); "
-                         "it must hold the same items as the dataset in a second domain")
+        raise ValueError(
+            f"figure7.other_domain {spec.other_domain!r} sets no domain (e.g. domain: invert); "
+            "it must hold the same items as the dataset in a second domain"
+        )
     encoders = list(spec.encoders)
     labels = {split: other.split(split).labels for split in ("train", "test")}
-    rows = {split: stratified_indices(y, min(int(spec.rows[split]), len(y)), int(cfg.seed))
-            for split, y in labels.items()}
+    rows = {
+        split: stratified_indices(y, min(int(spec.rows[split]), len(y)), int(cfg.seed)) for split, y in labels.items()
+    }
     batch_size = int(OmegaConf.select(cfg, "encode.batch_size", default=32))
     spaces = []
     for encoder_id in encoders:
         cached = {split: _encodings(cfg, dataset, encoder_id, split) for split in ("train", "test")}
         for split, (_, y, _) in cached.items():
             _same_labels(labels[split], y, f"{spec.other_domain} ({split}) and {dataset}/{encoder_id}")
-        spaces.append(Space(cross_domain.space_name(encoder_id, "original"),
-                            cached["train"][0][rows["train"]], cached["test"][0][rows["test"]]))
-        encoder = build_encoder(group_config(cfg, "encoder", encoder_id), tiny=bool(cfg.suite.get("tiny", False)), device=cfg.device,
-                                models_dir=cfg.paths.models_dir)
-        spaces.append(Space(cross_domain.space_name(encoder_id, str(domain)),
-                            *(cross_domain.encode_rows(encoder, other.split(split).inputs, rows[split], batch_size)
-                              for split in ("train", "test"))))
+        spaces.append(
+            Space(
+                cross_domain.space_name(encoder_id, "original"),
+                cached["train"][0][rows["train"]],
+                cached["test"][0][rows["test"]],
+            )
+        )
+        encoder = build_encoder(
+            group_config(cfg, "encoder", encoder_id),
+            tiny=bool(cfg.suite.get("tiny", False)),
+            device=cfg.device,
+            models_dir=cfg.paths.models_dir,
+        )
+        spaces.append(
+            Space(
+                cross_domain.space_name(encoder_id, str(domain)),
+                *(
+                    cross_domain.encode_rows(encoder, other.split(split).inputs, rows[split], batch_size)
+                    for split in ("train", "test")
+                ),
+            )
+        )
         del encoder  # one model in memory at a time
     translator = OmegaConf.to_container(spec.translator, resolve=True) if spec.get("translator") else {}
-    settings = StitchSettings(methods=list(spec.methods), scalings=list(spec.get("scalings", ["standard"])),
-                              anchor_counts=[int(spec.anchors)], seeds=[int(s) for s in spec.seeds],
-                              translator_kwargs=translator)
+    settings = StitchSettings(
+        methods=list(spec.methods),
+        scalings=list(spec.get("scalings", ["standard"])),
+        anchor_counts=[int(spec.anchors)],
+        seeds=[int(s) for s in spec.seeds],
+        translator_kwargs=translator,
+    )
     head_cfg = OmegaConf.to_container(group_config(cfg, "head", str(spec.head)), resolve=True)
     table = cross_domain.cross_domain_stitching(
-        spaces, labels["train"][rows["train"]], labels["test"][rows["test"]], head_cfg, settings, seed=int(cfg.seed),
-        accelerator=accelerator_of(cfg))
+        spaces,
+        labels["train"][rows["train"]],
+        labels["test"][rows["test"]],
+        head_cfg,
+        settings,
+        seed=int(cfg.seed),
+        accelerator=accelerator_of(cfg),
+    )
     checked = cross_domain.claim(table, float(spec.tolerance))
     write_text_atomic(out / "figure7.csv", table.to_csv(index=False))
-    what = (f"{', '.join(encoders)} on {dataset} and {spec.other_domain} ({len(rows['train'])} train / "
-            f"{len(rows['test'])} test rows), {spec.head} heads, {spec.anchors} anchors, seeds {list(spec.seeds)}")
-    cross_domain.plot(table, out / "figure7.png", title=f"Cross-domain stitching: {', '.join(encoders)}, "
-                                                        f"original vs {domain}")
+    what = (
+        f"{', '.join(encoders)} on {dataset} and {spec.other_domain} ({len(rows['train'])} train / "
+        f"{len(rows['test'])} test rows), {spec.head} heads, {spec.anchors} anchors, seeds {list(spec.seeds)}"
+    )
+    cross_domain.plot(
+        table, out / "figure7.png", title=f"Cross-domain stitching: {', '.join(encoders)}, original vs {domain}"
+    )
     return {**checked, "what": what}
 
 
 EXPERIMENTS: dict[str, Callable[[DictConfig, Any, Path], dict[str, Any]]] = {
-    "figure12": _figure12, "figure13": _figure13, "figure2": _figure2, "figure7": _figure7,
+    "figure12": _figure12,
+    "figure13": _figure13,
+    "figure2": _figure2,
+    "figure7": _figure7,
 }
 
 
@@ -243,15 +334,24 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             result = experiment(cfg, spec, out)
             seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu
             entry = {
-                "paper_figure": int(spec.paper_figure), "title": TITLES[figure], "what": result["what"],
-                "paper_claim": PAPER_CLAIMS[figure], "holds": bool(result["holds"]), "numbers": result["line"],
-                "line": (f"Figure {int(spec.paper_figure)} ({TITLES[figure]}; {result['what']}): the paper's claim "
-                         f"{'holds' if result['holds'] else 'does not hold'} in this run: {result['line']}"),
-                "seconds": round(seconds, 1), "cpu_seconds": round(cpu_seconds, 1),
+                "paper_figure": int(spec.paper_figure),
+                "title": TITLES[figure],
+                "what": result["what"],
+                "paper_claim": PAPER_CLAIMS[figure],
+                "holds": bool(result["holds"]),
+                "numbers": result["line"],
+                "line": (
+                    f"Figure {int(spec.paper_figure)} ({TITLES[figure]}; {result['what']}): the paper's claim "
+                    f"{'holds' if result['holds'] else 'does not hold'} in this run: {result['line']}"
+                ),
+                "seconds": round(seconds, 1),
+                "cpu_seconds": round(cpu_seconds, 1),
                 "files": sorted(p.name for p in out.glob(f"{figure}.*")) + [f"{figure}.json"],
             }
-            write_json_atomic(out / f"{figure}.json", {**entry, "details": result.get("details", {}),
-                                                       "config": OmegaConf.to_container(spec, resolve=True)})
+            write_json_atomic(
+                out / f"{figure}.json",
+                {**entry, "details": result.get("details", {}), "config": OmegaConf.to_container(spec, resolve=True)},
+            )
             summary["figures"][figure] = entry
         write_json_atomic(out / "summary.json", summary)
     return summary

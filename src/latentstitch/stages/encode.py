@@ -57,8 +57,11 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             plan.setdefault(encoder_id, []).append(name)
 
     # every dataset first: an unknown or unavailable one fails before any encoding
-    datasets = {name: load_dataset(group_config(cfg, "dataset", name), subset=subsets[name])
-                for name in subsets if any(name in names for names in plan.values())}
+    datasets = {
+        name: load_dataset(group_config(cfg, "dataset", name), subset=subsets[name])
+        for name in subsets
+        if any(name in names for names in plan.values())
+    }
     rows = []
     for encoder_id, names in plan.items():
         base_spec = load_spec(group_config(cfg, "encoder", encoder_id))
@@ -80,8 +83,9 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                         encoder = build_encoder(spec, tiny=tiny, device=cfg.device, models_dir=cfg.paths.models_dir)
                     ensure_encodings(dataset, encoder, split, encodings_dir, **settings)
                     status = "encoded"
-                rows.append({"dataset": dataset.name, "encoder": spec.id, "split": split,
-                             "path": str(path), "status": status})
+                rows.append(
+                    {"dataset": dataset.name, "encoder": spec.id, "split": split, "path": str(path), "status": status}
+                )
         del encoder  # free the model before building the next one
     return {"encodings": rows}
 

@@ -93,13 +93,15 @@ def _report_settings(cfg: DictConfig) -> dict[str, Any]:
     settings = OmegaConf.to_container(section, resolve=True) if section is not None else {}
     unknown = sorted(set(settings) - {"paper_datasets", "anchors", "note", "ddof", "digits", "images"})
     if unknown:
-        raise ValueError(f"unknown suite.report key(s) {unknown}; valid: anchors, ddof, digits, images, note, "
-                         "paper_datasets")
+        raise ValueError(
+            f"unknown suite.report key(s) {unknown}; valid: anchors, ddof, digits, images, note, paper_datasets"
+        )
     for key, default in (("ddof", 1), ("digits", 3), ("images", 8)):
         value = settings.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int) or value < (0 if key == "ddof" else 1):
-            raise ValueError(f"suite.report.{key} must be a {'non-negative' if key == 'ddof' else 'positive'} "
-                             f"int, got {value!r}")
+            raise ValueError(
+                f"suite.report.{key} must be a {'non-negative' if key == 'ddof' else 'positive'} int, got {value!r}"
+            )
         settings[key] = value
     settings.setdefault("paper_datasets", {})
     return settings
@@ -137,24 +139,32 @@ def _setup(cfg: DictConfig, paper: pd.DataFrame, mapping: dict) -> tuple[pd.Data
         decoders = list(dcfg.get("heads") or [])
         if grid:
             ae_subset = autoencoder_subset(dcfg)
-            decoders.append(f"CNN autoencoders: bottlenecks {list(grid.bottlenecks)}, seeds {list(grid.seeds)}, "
-                            f"L2 decoder input {list(grid.get('l2', [False]))}, data: "
-                            + (f"subset {ae_subset}" if ae_subset else "all"))
+            decoders.append(
+                f"CNN autoencoders: bottlenecks {list(grid.bottlenecks)}, seeds {list(grid.seeds)}, "
+                f"L2 decoder input {list(grid.get('l2', [False]))}, data: "
+                + (f"subset {ae_subset}" if ae_subset else "all")
+            )
         subset = OmegaConf.to_container(dcfg.subset, resolve=True) if dcfg.get("subset") else None
-        rows.append({
-            "dataset": name,
-            "paper's dataset": ", ".join(matched) or "none (not in the paper)",
-            "data": f"{dataset.get('source', '')}" + (f", subset {subset}" if subset else ", all"),
-            "encoders": "; ".join(encoders) or "–",
-            "decoders": "; ".join(decoders) or "–",
-        })
+        rows.append(
+            {
+                "dataset": name,
+                "paper's dataset": ", ".join(matched) or "none (not in the paper)",
+                "data": f"{dataset.get('source', '')}" + (f", subset {subset}" if subset else ", all"),
+                "encoders": "; ".join(encoders) or "–",
+                "decoders": "; ".join(decoders) or "–",
+            }
+        )
     sentences = []
     if foreign_encoders:
-        sentences.append(f"Encoders differ from the paper's (Table 7): {', '.join(dict.fromkeys(foreign_encoders))} "
-                         "are not among them, so our numbers are analogs, not reproductions.")
+        sentences.append(
+            f"Encoders differ from the paper's (Table 7): {', '.join(dict.fromkeys(foreign_encoders))} "
+            "are not among them, so our numbers are analogs, not reproductions."
+        )
     if stand_ins:
-        sentences.append(f"Datasets standing in for the paper's: {'; '.join(stand_ins)} "
-                         "(source, split and size in the data column below).")
+        sentences.append(
+            f"Datasets standing in for the paper's: {'; '.join(stand_ins)} "
+            "(source, split and size in the data column below)."
+        )
     if unmatched:
         sentences.append(f"Datasets the paper does not report (no comparison): {', '.join(unmatched)}.")
     subsets = [n for n, d in cfg.suite.datasets.items() if d.get("subset")]
@@ -168,12 +178,20 @@ def _header(cfg: DictConfig, results: pd.DataFrame, settings: dict, paper: pd.Da
         return sorted(set(results[column].dropna().astype(str))) if column in results else []
 
     setup, sentences = _setup(cfg, paper, settings["paper_datasets"])
-    versions = {name.removesuffix("_version"): ", ".join(unique(name)) for name in
-                ("latentstitch_version", "torch_version", "numpy_version", "sklearn_version") if unique(name)}
+    versions = {
+        name.removesuffix("_version"): ", ".join(unique(name))
+        for name in ("latentstitch_version", "torch_version", "numpy_version", "sklearn_version")
+        if unique(name)
+    }
     return ReportHeader(
-        suite=str(cfg.suite.name), result_revisions=unique("git_revision"), report_revision=git_revision(),
-        config_hashes=unique("config_hash"), versions=versions, note=settings.get("note"),
-        differences=sentences, setup=setup,
+        suite=str(cfg.suite.name),
+        result_revisions=unique("git_revision"),
+        report_revision=git_revision(),
+        config_hashes=unique("config_hash"),
+        versions=versions,
+        note=settings.get("note"),
+        differences=sentences,
+        setup=setup,
     )
 
 
@@ -204,8 +222,12 @@ def _anchor_figures(results: pd.DataFrame, ddof: int, out: Path) -> list[FigureE
         if len(counts) < 2:
             continue
         name = f"figures/anchors_{dataset}_{head}.png"
-        fig.plot_anchor_sweep(fig.sweep_cells(rows, ddof), out / name, ylabel="accuracy",
-                              title=f"{dataset}: accuracy vs anchors ({head} heads)")
+        fig.plot_anchor_sweep(
+            fig.sweep_cells(rows, ddof),
+            out / name,
+            ylabel="accuracy",
+            title=f"{dataset}: accuracy vs anchors ({head} heads)",
+        )
         entries.append(FigureEntry(f"Figure 3 analog: {dataset}, {head} heads, accuracy vs number of anchors", name))
     rec = results[(results["task"] == "reconstruction") & (results["decoder"] == "ae") & (results["metric"] == "rmse")]
     if rec.empty:
@@ -221,8 +243,12 @@ def _anchor_figures(results: pd.DataFrame, ddof: int, out: Path) -> list[FigureE
             family = "l2dec" if l2 else "plain"
             name = f"figures/anchors_reconstruction_{dataset}_{family}_{pairs}.png"
             what = f"{'L2-input' if l2 else 'plain'} decoders, {pairs}-bottleneck pairs"
-            fig.plot_anchor_sweep(fig.sweep_cells(chosen, ddof), out / name, ylabel="reconstruction MSE (rmse)",
-                                  title=f"{dataset}: reconstruction error vs anchors ({what})")
+            fig.plot_anchor_sweep(
+                fig.sweep_cells(chosen, ddof),
+                out / name,
+                ylabel="reconstruction MSE (rmse)",
+                title=f"{dataset}: reconstruction error vs anchors ({what})",
+            )
             entries.append(FigureEntry(f"Figure 8 analog: {dataset}, {what}, rmse vs number of anchors", name))
     return entries
 
@@ -238,10 +264,16 @@ def _heatmaps(results: pd.DataFrame, tables: list[ReportTable], out: Path) -> li
             continue
         matrix = fig.heatmap_matrix(rows, method=HEATMAP_METHOD, scaling=HEATMAP_SCALING, anchors=anchors)
         name = f"figures/heatmap_{dataset}_{head}.png"
-        fig.plot_heatmap(matrix, out / name, title=f"{dataset}: {HEATMAP_METHOD} stitching, {head} heads, "
-                                                    f"{anchors} anchors")
-        entries.append(FigureEntry(f"Figure 5 analog: {dataset}, {head} heads, encoder x decoder accuracy "
-                                   f"({HEATMAP_METHOD}, {anchors} anchors)", name))
+        fig.plot_heatmap(
+            matrix, out / name, title=f"{dataset}: {HEATMAP_METHOD} stitching, {head} heads, {anchors} anchors"
+        )
+        entries.append(
+            FigureEntry(
+                f"Figure 5 analog: {dataset}, {head} heads, encoder x decoder accuracy "
+                f"({HEATMAP_METHOD}, {anchors} anchors)",
+                name,
+            )
+        )
         write_text_atomic(out / f"figures/heatmap_{dataset}_{head}.csv", matrix.to_csv())
     return entries
 
@@ -265,10 +297,18 @@ def _cross_modal_heatmaps(cfg: DictConfig, tables: list[ReportTable], out: Path)
                 anchors = int(ortho["anchors"].max())
             matrix = fig.heatmap_matrix(rows, method=HEATMAP_METHOD, scaling=HEATMAP_SCALING, anchors=anchors)
             name = f"figures/heatmap_{a}+{b}_{head}.png"
-            fig.plot_heatmap(matrix, out / name, title=f"{a} + {b} (cross-modal): {HEATMAP_METHOD} stitching, "
-                                                        f"{head} heads, {anchors} anchors")
-            entries.append(FigureEntry(f"Figure {9 if head == 'mlp' else 5} analog, cross-modal: {a} + {b}, {head} "
-                                       f"heads, encoder x decoder accuracy ({HEATMAP_METHOD}, {anchors} anchors)", name))
+            fig.plot_heatmap(
+                matrix,
+                out / name,
+                title=f"{a} + {b} (cross-modal): {HEATMAP_METHOD} stitching, {head} heads, {anchors} anchors",
+            )
+            entries.append(
+                FigureEntry(
+                    f"Figure {9 if head == 'mlp' else 5} analog, cross-modal: {a} + {b}, {head} "
+                    f"heads, encoder x decoder accuracy ({HEATMAP_METHOD}, {anchors} anchors)",
+                    name,
+                )
+            )
             write_text_atomic(out / f"figures/heatmap_{a}+{b}_{head}.csv", matrix.to_csv())
     return entries
 
@@ -281,8 +321,9 @@ def _norm_figures(cfg: DictConfig, out: Path) -> list[FigureEntry]:
         norms = load_file(str(figures / f"norms_{dataset}.safetensors"))
         encoders = [e for e in cfg.suite.datasets[dataset].get("encoders") or [] if e in norms]
         name = f"figures/norms_{dataset}.png"
-        fig.plot_norm_distributions({e: norms[e] for e in encoders}, out / name,
-                                    title=f"{dataset}: L2 norm of the test encodings")
+        fig.plot_norm_distributions(
+            {e: norms[e] for e in encoders}, out / name, title=f"{dataset}: L2 norm of the test encodings"
+        )
         entries.append(FigureEntry(f"Figure 4 analog: {dataset}, latent norm distribution per encoder", name))
     return entries
 
@@ -304,8 +345,9 @@ def _grid_figures(cfg: DictConfig, tables: list[ReportTable], k: int, out: Path)
             meta = json.loads(path.with_suffix(".json").read_text())
             images = load_file(str(path))
             if len(images["original"]) < k:
-                raise ValueError(f"{path} holds {len(images['original'])} figure images; suite.report.images "
-                                 f"asks for {k}")
+                raise ValueError(
+                    f"{path} holds {len(images['original'])} figure images; suite.report.images asks for {k}"
+                )
             counts = sorted({row["anchors"] for row in meta["rows"]})
             anchors = _table_anchors(tables, f"reconstruction_{family}_same_standard", dataset)
             count = anchors if anchors in counts else max(counts)
@@ -353,8 +395,10 @@ def _plot_tables(results: pd.DataFrame, ddof: int) -> dict[str, pd.DataFrame]:
         cells = fig.sweep_cells(rows, ddof) if len(rows) else None
         if cells is None:
             continue
-        chosen = cells[((cells["scaling"] == "standard") & cells["method"].isin(TRANSLATION_METHODS))
-                       | (cells["method"] == "relative")]
+        chosen = cells[
+            ((cells["scaling"] == "standard") & cells["method"].isin(TRANSLATION_METHODS))
+            | (cells["method"] == "relative")
+        ]
         if chosen["anchors"].nunique() < 2:
             continue
         curves[name] = chosen.pivot_table(index="anchors", columns="method", values="mean").reset_index()
@@ -367,8 +411,10 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     results_dir = Path(cfg.paths.results_dir)
     datasets = _stitched_datasets(results_dir)
     if not datasets:
-        raise ValueError(f"suite {cfg.suite.name!r} stitches no dataset (each needs >= 2 encoders with heads, "
-                         "or >= 2 autoencoders): nothing to report")
+        raise ValueError(
+            f"suite {cfg.suite.name!r} stitches no dataset (each needs >= 2 encoders with heads, "
+            "or >= 2 autoencoders): nothing to report"
+        )
     results = load_stitch_results([stitch_table_path(results_dir, d) for d in datasets])
     paper = load_paper_values()
     ddof, digits = settings["ddof"], settings["digits"]
@@ -384,16 +430,24 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         write_text_atomic(out / "rankings.csv", rankings.to_csv(index=False))
         write_text_atomic(out / "comparison.md", render_comparison(header, comparison, rankings, digits))
         (out / "figures").mkdir()
-        figures = (_anchor_figures(results, ddof, out) + _heatmaps(results, tables, out)
-                   + _cross_modal_heatmaps(cfg, tables, out)
-                   + _grid_figures(cfg, tables, settings["images"], out) + _norm_figures(cfg, out))
+        figures = (
+            _anchor_figures(results, ddof, out)
+            + _heatmaps(results, tables, out)
+            + _cross_modal_heatmaps(cfg, tables, out)
+            + _grid_figures(cfg, tables, settings["images"], out)
+            + _norm_figures(cfg, out)
+        )
         links = {"comparison": "comparison.md", "comparison CSV": "comparison.csv", "rankings CSV": "rankings.csv"}
         stitchability, stitchability_files = stitchability_section(
-            stitch_table_path(results_dir, datasets[0]).parent, datasets, results, settings.get("anchors"), out, digits)
-        write_text_atomic(out / "report.md", render_report(header, table_files, comparison, rankings, figures,
-                                                            links=links, digits=digits)
-                          + few_anchors_section(results_dir / "stitch" / "few_anchors", out, digits)
-                          + stitchability + appendix_section(results_dir / "appendix", out))
+            stitch_table_path(results_dir, datasets[0]).parent, datasets, results, settings.get("anchors"), out, digits
+        )
+        write_text_atomic(
+            out / "report.md",
+            render_report(header, table_files, comparison, rankings, figures, links=links, digits=digits)
+            + few_anchors_section(results_dir / "stitch" / "few_anchors", out, digits)
+            + stitchability
+            + appendix_section(results_dir / "appendix", out),
+        )
     write_json_atomic(metrics_path(results_dir), _headline_metrics(tables))
     with atomic_dir(plots_dir(results_dir)) as plots:
         for name, curve in _plot_tables(results, ddof).items():

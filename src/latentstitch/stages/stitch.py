@@ -63,7 +63,17 @@ from latentstitch.stitchability import SimilaritySettings, stitchability_part, w
 from latentstitch.stitching import Decoder, Space, stitch, with_device
 from latentstitch.translate import Translator
 
-FIGURE_METHODS = ("absolute", "affine", "linear", "l-ortho", "ortho", "ridge", "irp", "kernel", "mlp")  # Figure 6's rows
+FIGURE_METHODS = (
+    "absolute",
+    "affine",
+    "linear",
+    "l-ortho",
+    "ortho",
+    "ridge",
+    "irp",
+    "kernel",
+    "mlp",
+)  # Figure 6's rows
 
 
 def stitch_output_dir(cfg: DictConfig) -> Path:
@@ -151,8 +161,16 @@ def _head_decoders(cfg, dataset, encoders, heads, settings, plan, relative: bool
             for count in plan.counts:  # trained by the stage train_relative_heads
                 for seed in plan.seeds:
                     folder = relative_head_dir(results_dir, dataset, encoder, head, count, seed)
-                    decoders.append(Decoder(head, encoder, "classifier", load_head(folder).predict_relative,
-                                            relative=True, anchor_key=(count, seed)))
+                    decoders.append(
+                        Decoder(
+                            head,
+                            encoder,
+                            "classifier",
+                            load_head(folder).predict_relative,
+                            relative=True,
+                            anchor_key=(count, seed),
+                        )
+                    )
     return decoders
 
 
@@ -176,19 +194,27 @@ def _cross_modal(cfg: DictConfig, a: str, b: str, phases: dict[str, float]) -> p
     plan = anchor_plan(cfg, a, "classification")
     settings = with_device(stitch_settings(cfg, a, "classification"), cfg)
     settings = dataclasses.replace(settings, methods=[m for m in settings.methods if m != "relative"])
-    decoders = [dec for d in (a, b)
-                for dec in _head_decoders(cfg, d, encoders[d], list(datasets[d].heads), settings, plan, relative=False)]
+    decoders = [
+        dec
+        for d in (a, b)
+        for dec in _head_decoders(cfg, d, encoders[d], list(datasets[d].heads), settings, plan, relative=False)
+    ]
     table = stitch(
-        spaces, decoders, settings, y_test=y_test,
+        spaces,
+        decoders,
+        settings,
+        y_test=y_test,
         anchor_indices=lambda count, seed: sample_anchors(y_train, count, seed, stratified=plan.stratified),
     )
     _add_seconds(phases, table)
-    return table.assign(task="classification", source_dataset=table["source"].map(where),
-                        target_dataset=table["target"].map(where))
+    return table.assign(
+        task="classification", source_dataset=table["source"].map(where), target_dataset=table["target"].map(where)
+    )
 
 
-def _stitchability(cfg: DictConfig, table: pd.DataFrame, spaces: list[Space], anchor_fn, plan,
-                   phases: dict[str, float], **labels: Any) -> dict[str, Any]:
+def _stitchability(
+    cfg: DictConfig, table: pd.DataFrame, spaces: list[Space], anchor_fn, plan, phases: dict[str, float], **labels: Any
+) -> dict[str, Any]:
     """The pairs' similarities (``suite.stitch.similarity``) and fit times, for the report."""
     start = time.perf_counter()
     settings = SimilaritySettings.from_config(_plain_select(cfg, "suite.stitch.similarity"))
@@ -215,8 +241,9 @@ def _plain_select(cfg: DictConfig, key: str) -> Any:
     return OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
 
 
-def _reconstruction(cfg: DictConfig, dataset: str, dcfg: Any, phases: dict[str, float],
-                    figures: Path) -> pd.DataFrame | None:
+def _reconstruction(
+    cfg: DictConfig, dataset: str, dcfg: Any, phases: dict[str, float], figures: Path
+) -> pd.DataFrame | None:
     grid = dcfg.get("autoencoders")
     if not grid:
         return None
@@ -235,16 +262,22 @@ def _reconstruction(cfg: DictConfig, dataset: str, dcfg: Any, phases: dict[str, 
             lambda ae, split: autoencoder_dir(results_dir, dataset, ae) / f"{split}.safetensors", ids
         )
         decoders = [
-            Decoder("ae", ae, "reconstruction",
-                    load_autoencoder(autoencoder_dir(results_dir, dataset, ae), accelerator=accelerator).decode)
+            Decoder(
+                "ae",
+                ae,
+                "reconstruction",
+                load_autoencoder(autoencoder_dir(results_dir, dataset, ae), accelerator=accelerator).decode,
+            )
             for ae in ids
         ]
         anchor_fn = lambda count, seed, y_train=y_train: sample_anchors(  # noqa: E731
-            y_train, count, seed, stratified=plan.stratified)
+            y_train, count, seed, stratified=plan.stratified
+        )
         table = stitch(spaces, decoders, settings, images_test=images_test, anchor_indices=anchor_fn)
         _add_seconds(phases, table)
-        parts.append(_stitchability(cfg, table, spaces, anchor_fn, plan, phases, task="reconstruction",
-                                    decoder_l2=bool(l2)))
+        parts.append(
+            _stitchability(cfg, table, spaces, anchor_fn, plan, phases, task="reconstruction", decoder_l2=bool(l2))
+        )
         tables.append(table.assign(task="reconstruction", decoder_l2=bool(l2)))
         _grid_images(cfg, dataset, ids, bool(l2), figures)
     if not tables:
@@ -294,10 +327,14 @@ def _grid_images(cfg: DictConfig, dataset: str, ids: list[str], l2: bool, figure
                 images[key] = decoder.decode(np.asarray(translator.transform(z_source), dtype=np.float32))
             rows.append({"key": key, "method": method, "anchors": count})
     family = "l2dec" if l2 else "plain"
-    save_file({name: np.ascontiguousarray(v, dtype=np.float32) for name, v in images.items()},
-              str(figures / f"grid_{dataset}_{family}.safetensors"))
-    write_json_atomic(figures / f"grid_{dataset}_{family}.json",
-                      {"source": source, "target": target, "seed": seed, "scaling": "standard", "rows": rows})
+    save_file(
+        {name: np.ascontiguousarray(v, dtype=np.float32) for name, v in images.items()},
+        str(figures / f"grid_{dataset}_{family}.safetensors"),
+    )
+    write_json_atomic(
+        figures / f"grid_{dataset}_{family}.json",
+        {"source": source, "target": target, "seed": seed, "scaling": "standard", "rows": rows},
+    )
 
 
 def _norms(cfg: DictConfig, dataset: str, dcfg: Any, figures: Path) -> bool:
@@ -308,10 +345,13 @@ def _norms(cfg: DictConfig, dataset: str, dcfg: Any, figures: Path) -> bool:
     if not encoders:
         return False
     encodings_dir = Path(cfg.paths.encodings_dir)
-    norms = {e: np.linalg.norm(load_encodings(encodings_dir / dataset / e / "test.safetensors")[0], axis=1)
-             for e in encoders}
-    save_file({e: np.ascontiguousarray(n, dtype=np.float32) for e, n in norms.items()},
-              str(figures / f"norms_{dataset}.safetensors"))
+    norms = {
+        e: np.linalg.norm(load_encodings(encodings_dir / dataset / e / "test.safetensors")[0], axis=1) for e in encoders
+    }
+    save_file(
+        {e: np.ascontiguousarray(n, dtype=np.float32) for e, n in norms.items()},
+        str(figures / f"norms_{dataset}.safetensors"),
+    )
     return True
 
 
@@ -337,10 +377,13 @@ def _few_anchors(cfg: DictConfig, dataset: str, dcfg: Any, phases: dict[str, flo
     for source, target in settings.pairs:
         missing = [e for e in (source, target) if e not in encoders]
         if missing:
-            raise ValueError(f"suite.stitch.few_anchors.datasets.{dataset}.pairs: {missing} not among the "
-                             f"dataset's encoders {encoders}")
+            raise ValueError(
+                f"suite.stitch.few_anchors.datasets.{dataset}.pairs: {missing} not among the "
+                f"dataset's encoders {encoders}"
+            )
         (src, tgt), y_train, y_test = _load_spaces(
-            lambda enc, split: encodings_dir / dataset / enc / f"{split}.safetensors", [source, target])
+            lambda enc, split: encodings_dir / dataset / enc / f"{split}.safetensors", [source, target]
+        )
         head = load_head(head_dir(results_dir, dataset, target, heads[0]))
         tables.append(few_anchor_sweep(src, tgt, heads[0], head.predict, y_train, y_test, settings))
     phases["few anchors"] = time.perf_counter() - start
@@ -361,9 +404,14 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                 summary["norms"].append(dataset)
             start = time.perf_counter()
             phases: dict[str, float] = {}
-            parts = [t for t in (_classification(cfg, dataset, dcfg, phases),
-                                 _reconstruction(cfg, dataset, dcfg, phases, figures))
-                     if t is not None]
+            parts = [
+                t
+                for t in (
+                    _classification(cfg, dataset, dcfg, phases),
+                    _reconstruction(cfg, dataset, dcfg, phases, figures),
+                )
+                if t is not None
+            ]
             if not parts:
                 continue
             extras = [e for p in parts for e in p.attrs.get("stitchability", [])]
@@ -371,26 +419,39 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             table.to_csv(out / f"{dataset}.csv", index=False)
             seconds = time.perf_counter() - start
             written = write_stitchability(out, dataset, extras, stamp)
-            summary["tables"][dataset] = {"path": str(final / f"{dataset}.csv"), "rows": len(table),
-                                          "tasks": sorted(set(table["task"])), "seconds": seconds, "phases": phases,
-                                          "stitchability": {k: str(final / Path(v).relative_to(out))
-                                                            for k, v in written.items()}}
+            summary["tables"][dataset] = {
+                "path": str(final / f"{dataset}.csv"),
+                "rows": len(table),
+                "tasks": sorted(set(table["task"])),
+                "seconds": seconds,
+                "phases": phases,
+                "stitchability": {k: str(final / Path(v).relative_to(out)) for k, v in written.items()},
+            }
             few = _few_anchors(cfg, dataset, dcfg, phases)
             if few is not None:
                 (out / "few_anchors").mkdir(exist_ok=True)
                 few.assign(dataset=dataset, suite=cfg.suite.name, **stamp).to_csv(
-                    out / "few_anchors" / f"{dataset}.csv", index=False)
-                summary["tables"][dataset].update({"few_anchors": str(final / "few_anchors" / f"{dataset}.csv"),
-                                                   "few_anchors_rows": len(few),
-                                                   "seconds": time.perf_counter() - start})
+                    out / "few_anchors" / f"{dataset}.csv", index=False
+                )
+                summary["tables"][dataset].update(
+                    {
+                        "few_anchors": str(final / "few_anchors" / f"{dataset}.csv"),
+                        "few_anchors_rows": len(few),
+                        "seconds": time.perf_counter() - start,
+                    }
+                )
         for a, b in cross_modal_pairs(cfg.suite.datasets):
             start = time.perf_counter()
             phases = {}
             table = _cross_modal(cfg, a, b, phases).assign(dataset=f"{a}+{b}", suite=cfg.suite.name, **stamp)
             table.to_csv(out / f"{a}+{b}.csv", index=False)
             summary.setdefault("cross_modal", {})[f"{a}+{b}"] = {
-                "path": str(cross_modal_table_path(cfg.paths.results_dir, a, b)), "rows": len(table),
-                "seconds": time.perf_counter() - start, "phases": phases, "datasets": [a, b]}
+                "path": str(cross_modal_table_path(cfg.paths.results_dir, a, b)),
+                "rows": len(table),
+                "seconds": time.perf_counter() - start,
+                "phases": phases,
+                "datasets": [a, b],
+            }
         write_json_atomic(out / "summary.json", summary)
     return summary
 

@@ -135,9 +135,13 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                     record = {"dataset": name, "autoencoder": ae_id, "settings": settings, "subset": subset}
                     fingerprint = config_hash({**record, "data": dataset.meta.get("config")})
                     metrics = keep_or_build(
-                        out, fingerprint, {**record, **provenance()}, summary=summary,
-                        build=lambda staging: _train_one(cfg, name, dataset, settings, ae_id, staging, out,
-                                                         fingerprint),
+                        out,
+                        fingerprint,
+                        {**record, **provenance()},
+                        summary=summary,
+                        build=lambda staging: _train_one(
+                            cfg, name, dataset, settings, ae_id, staging, out, fingerprint
+                        ),
                     )
                     summary["test_rmse"][f"{name}/{ae_id}"] = metrics["test_rmse"]
     return summary

@@ -42,8 +42,18 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             for head_name in heads:
                 head_cfg = OmegaConf.to_container(group_config(cfg, "head", head_name), resolve=True)
                 record = {"dataset": dataset, "encoder": encoder, "head": head_name, "relative": False}
-                jobs.append(HeadJob(head_dir(results_dir, dataset, encoder, head_name), head_cfg, record, data_id,
-                                    train, test, None, f"{dataset}/{encoder}/{head_name}"))
+                jobs.append(
+                    HeadJob(
+                        head_dir(results_dir, dataset, encoder, head_name),
+                        head_cfg,
+                        record,
+                        data_id,
+                        train,
+                        test,
+                        None,
+                        f"{dataset}/{encoder}/{head_name}",
+                    )
+                )
         keep_or_train_heads(cfg, jobs, summary, "train_heads")
     return summary
 

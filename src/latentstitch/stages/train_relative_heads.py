@@ -47,11 +47,28 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                 for count in plan.counts:
                     for seed in plan.seeds:
                         out = relative_head_dir(results_dir, dataset, encoder, head, count, seed)
-                        record = {"dataset": dataset, "encoder": encoder, "head": head, "relative": True,
-                                  "anchors": count, "anchor_seed": seed, "stratified": plan.stratified}
+                        record = {
+                            "dataset": dataset,
+                            "encoder": encoder,
+                            "head": head,
+                            "relative": True,
+                            "anchors": count,
+                            "anchor_seed": seed,
+                            "stratified": plan.stratified,
+                        }
                         idx = sample_anchors(train[1], count, seed, stratified=plan.stratified)
-                        jobs.append(HeadJob(out, head_cfg, record, data_id, train, test, idx,
-                                            f"{dataset}/{encoder}/{head}/a{count}_s{seed}"))
+                        jobs.append(
+                            HeadJob(
+                                out,
+                                head_cfg,
+                                record,
+                                data_id,
+                                train,
+                                test,
+                                idx,
+                                f"{dataset}/{encoder}/{head}/a{count}_s{seed}",
+                            )
+                        )
         keep_or_train_heads(cfg, jobs, summary, "train_relative_heads")
     write_json_atomic(Path(results_dir) / "relative_heads" / "summary.json", summary)
     return summary

@@ -34,8 +34,7 @@ def to_tensor(a: Array, name: str) -> tuple[torch.Tensor, Callable[[torch.Tensor
         restore = _to_numpy
     if not t.is_floating_point():
         raise TypeError(
-            f"{name} must hold floating-point values, got dtype {t.dtype}; "
-            f"cast it first (e.g. .astype(np.float32))"
+            f"{name} must hold floating-point values, got dtype {t.dtype}; cast it first (e.g. .astype(np.float32))"
         )
     return t, restore
 

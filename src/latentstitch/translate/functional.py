@@ -216,7 +216,9 @@ def _ridge_solve(
         return basis.xc.new_zeros(basis.xc.shape[1], y.shape[1]), y_mean, math.inf
     ev, v = basis.eigvals, basis.v
     k = len(ev)
-    c = v.T @ (basis.xc.T @ yc if xcty is None else xcty)  # row j: s_j times yc's component along left singular vector j
+    c = v.T @ (
+        basis.xc.T @ yc if xcty is None else xcty
+    )  # row j: s_j times yc's component along left singular vector j
     signal = (c**2).sum(dim=1) / ev
     outside = ((yc**2).sum() - signal.sum()).clamp_min(0)  # residual no penalty can change
     if alphas is None:
@@ -231,9 +233,7 @@ def _ridge_solve(
     return r, y_mean - basis.x_mean @ r, float(alpha)
 
 
-def affine_sgd(
-    x: Array, y: Array, *, steps: int = 300, lr: float = 1e-3, seed: int = 0
-) -> tuple[Array, Array]:
+def affine_sgd(x: Array, y: Array, *, steps: int = 300, lr: float = 1e-3, seed: int = 0) -> tuple[Array, Array]:
     """``(R, b)`` for ``y ~ x @ R + b`` fit by full-batch Adam on the mean squared error, as the
     paper's ``affine`` (Section 3.2) and the authors' reference (latentis 0.0.8
     ``sgd_affine_align_state``): torch.nn.Linear's initialization drawn from a generator seeded
@@ -337,8 +337,7 @@ def relative_projection(x: Array, anchors: Array) -> Array:
     check_matrix(at, "anchors")
     if xt.shape[1] != at.shape[1]:
         raise ValueError(
-            f"x and anchors must live in the same space, got x {tuple(xt.shape)} and "
-            f"anchors {tuple(at.shape)}"
+            f"x and anchors must live in the same space, got x {tuple(xt.shape)} and anchors {tuple(at.shape)}"
         )
     at = at.to(dtype=xt.dtype, device=xt.device)
     return back(normalize_rows(xt) @ normalize_rows(at).T)

@@ -56,8 +56,9 @@ def _feature_scale(y: torch.Tensor, standardize: bool) -> torch.Tensor:
     return torch.where(std > 1e-12 * std.max().clamp_min(1e-30), std, torch.ones_like(std))
 
 
-def _merge_topk(vals: torch.Tensor, idx: torch.Tensor, new_vals: torch.Tensor, new_idx: torch.Tensor,
-                k: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _merge_topk(
+    vals: torch.Tensor, idx: torch.Tensor, new_vals: torch.Tensor, new_idx: torch.Tensor, k: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Top-k per column of the union of two candidate sets, (k, m) each."""
     all_vals = torch.cat([vals, new_vals], dim=0)
     all_idx = torch.cat([idx, new_idx], dim=0)
@@ -94,8 +95,8 @@ def mutual_neighbours(
     col_vals = torch.full((0, m2), -torch.inf, dtype=a.dtype, device=a.device)
     col_idx = torch.zeros((0, m2), dtype=torch.long, device=a.device)
     for start in range(0, m1, chunk_size):
-        sim = a[start:start + chunk_size] @ b.T
-        row_vals[start:start + len(sim)], row_idx[start:start + len(sim)] = torch.topk(sim, kk, dim=1)
+        sim = a[start : start + chunk_size] @ b.T
+        row_vals[start : start + len(sim)], row_idx[start : start + len(sim)] = torch.topk(sim, kk, dim=1)
         cv, ci = torch.topk(sim, min(kk, len(sim)), dim=0)
         col_vals, col_idx = _merge_topk(col_vals, col_idx, cv, ci + start, kk)
     if criterion == "nn":
@@ -110,7 +111,7 @@ def mutual_neighbours(
     unsure = torch.nonzero(2 * row_vals[:, -1] - r_b.min() >= fwd_best).flatten() if kk < m2 else row_idx[:0, 0]
     recomputed = len(unsure)
     for start in range(0, len(unsure), chunk_size):
-        rows = unsure[start:start + chunk_size]
+        rows = unsure[start : start + chunk_size]
         fwd[rows] = (2 * (a[rows] @ b.T) - r_b).argmax(dim=1)
     bwd_scores = 2 * col_vals - r_a[col_idx]
     bwd_best, where = bwd_scores.max(dim=0)
@@ -118,7 +119,7 @@ def mutual_neighbours(
     unsure = torch.nonzero(2 * col_vals[-1] - r_a.min() >= bwd_best).flatten() if kk < m1 else col_idx[0, :0]
     recomputed += len(unsure)
     for start in range(0, len(unsure), chunk_size):
-        cols = unsure[start:start + chunk_size]
+        cols = unsure[start : start + chunk_size]
         bwd[cols] = (2 * (b[cols] @ a.T) - r_a).argmax(dim=1)
     x_index = torch.nonzero(bwd[fwd] == torch.arange(m1, device=a.device)).flatten()
     y_index = fwd[x_index]
@@ -126,8 +127,9 @@ def mutual_neighbours(
     score = 2 * cos - r_a[x_index] - r_b[y_index]
     # Decreasing score; ties (equal scores) in x order, so the result is reproducible.
     order = torch.sort(score, descending=True, stable=True).indices
-    return MinedPairs(x_index[order], y_index[order], score[order],
-                      float(cos.mean()) if len(cos) else float("nan"), recomputed)
+    return MinedPairs(
+        x_index[order], y_index[order], score[order], float(cos.mean()) if len(cos) else float("nan"), recomputed
+    )
 
 
 def _fresh(translator: Any) -> Any:
@@ -202,8 +204,13 @@ def refine(
         raise ValueError("refine needs a fitted translator: call fit(x_anchors, y_anchors) first")
     if criterion not in CRITERIA:
         raise ValueError(f"unknown criterion {criterion!r}; valid: {', '.join(CRITERIA)}")
-    for name, value in (("iterations", iterations), ("k", k), ("chunk_size", chunk_size),
-                        ("guard_folds", guard_folds), ("guard_pool", guard_pool)):
+    for name, value in (
+        ("iterations", iterations),
+        ("k", k),
+        ("chunk_size", chunk_size),
+        ("guard_folds", guard_folds),
+        ("guard_pool", guard_pool),
+    ):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive int, got {value!r}")
     if max_pairs is not None and (isinstance(max_pairs, bool) or not isinstance(max_pairs, int) or max_pairs < 1):
@@ -222,8 +229,12 @@ def refine(
     check_matrix(xp, "x_pool", min_rows=2)
     check_matrix(yp, "y_pool", min_rows=2)
     d1, d2 = translator.n_features_in_, translator.n_features_out_
-    for name, t, d, side in (("x anchors", xa, d1, "x"), ("y anchors", ya, d2, "y"),
-                             ("x_pool", xp, d1, "x"), ("y_pool", yp, d2, "y")):
+    for name, t, d, side in (
+        ("x anchors", xa, d1, "x"),
+        ("y anchors", ya, d2, "y"),
+        ("x_pool", xp, d1, "x"),
+        ("y_pool", yp, d2, "y"),
+    ):
         if t.ndim != 2 or t.shape[1] != d:
             raise ValueError(f"{name} must have shape (m, {d}) (the translator's {side} dim), got {tuple(t.shape)}")
     if xa.shape[0] != ya.shape[0]:
@@ -231,8 +242,14 @@ def refine(
 
     device = xp.device
     xa, ya = xa.detach().to(device), ya.detach().to(device)
-    settings = {"criterion": criterion, "k": k, "max_pairs": max_pairs, "threshold": threshold,
-                "standardize": standardize, "chunk_size": chunk_size}
+    settings = {
+        "criterion": criterion,
+        "k": k,
+        "max_pairs": max_pairs,
+        "threshold": threshold,
+        "standardize": standardize,
+        "chunk_size": chunk_size,
+    }
     miner = _Miner(xp.detach(), yp.detach().to(device), **settings)
     current, history, last = _self_learn(translator, lambda: _fresh(translator), xa, ya, miner, iterations)
 
@@ -240,9 +257,20 @@ def refine(
     accepted = last is not None
     reason = "mining found no mutual nearest neighbours" if not accepted else ""
     if accepted and guard:
-        accepted, reason, guard_info = _guard(translator, xa, ya, miner, iterations, settings, guard_method,
-                                              guard_folds, guard_pool, guard_z, guard_tolerance,
-                                              guard_error_tolerance)
+        accepted, reason, guard_info = _guard(
+            translator,
+            xa,
+            ya,
+            miner,
+            iterations,
+            settings,
+            guard_method,
+            guard_folds,
+            guard_pool,
+            guard_z,
+            guard_tolerance,
+            guard_error_tolerance,
+        )
     if not accepted:
         warnings.warn(f"refine returned the start translator: {reason}", RefineWarning, stacklevel=2)
         current = copy.deepcopy(translator)
@@ -257,8 +285,18 @@ def refine(
 class _Miner:
     """Mines pairs between a translator's image of ``x`` and ``y`` (see ``refine``)."""
 
-    def __init__(self, x: torch.Tensor, y: torch.Tensor, *, criterion: str, k: int, max_pairs: int | None,
-                 threshold: float | None, standardize: bool, chunk_size: int) -> None:
+    def __init__(
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        *,
+        criterion: str,
+        k: int,
+        max_pairs: int | None,
+        threshold: float | None,
+        standardize: bool,
+        chunk_size: int,
+    ) -> None:
         self.x, self.y = x, y
         self.work = torch.float64 if x.dtype == torch.float64 else torch.float32
         y_w = y.to(self.work)
@@ -270,8 +308,7 @@ class _Miner:
 
     def __call__(self, t: Any) -> MinedPairs:
         pred = _normalized(torch.as_tensor(t.transform(self.x)).to(self.work), self.y_scale)
-        pairs = mutual_neighbours(pred, self.y_unit, criterion=self.criterion, k=self.k,
-                                  chunk_size=self.chunk_size)
+        pairs = mutual_neighbours(pred, self.y_unit, criterion=self.criterion, k=self.k, chunk_size=self.chunk_size)
         keep = torch.ones(len(pairs.score), dtype=torch.bool, device=pred.device)
         if self.threshold is not None:
             keep &= pairs.score >= self.threshold
@@ -280,8 +317,13 @@ class _Miner:
         if bool(keep.all()):
             return pairs
         cos = (pred[pairs.x_index[keep]] * self.y_unit[pairs.y_index[keep]]).sum(dim=1)
-        return MinedPairs(pairs.x_index[keep], pairs.y_index[keep], pairs.score[keep],
-                          float(cos.mean()) if len(cos) else float("nan"), pairs.recomputed)
+        return MinedPairs(
+            pairs.x_index[keep],
+            pairs.y_index[keep],
+            pairs.score[keep],
+            float(cos.mean()) if len(cos) else float("nan"),
+            pairs.recomputed,
+        )
 
     def unit(self, y: torch.Tensor) -> torch.Tensor:
         """Rows of Y's space, centered on the pool's mean and scaled as the pool, unit norm."""
@@ -289,16 +331,18 @@ class _Miner:
         return z / z.norm(dim=1, keepdim=True).clamp_min(1e-12)
 
 
-def _self_learn(start: Any, fresh: Callable[[], Any], xa: torch.Tensor, ya: torch.Tensor, mine: _Miner,
-                iterations: int) -> tuple[Any, list[dict], MinedPairs | None]:
+def _self_learn(
+    start: Any, fresh: Callable[[], Any], xa: torch.Tensor, ya: torch.Tensor, mine: _Miner, iterations: int
+) -> tuple[Any, list[dict], MinedPairs | None]:
     """The rounds of ``refine``: the last translator, the history, the last pairs fitted on."""
     current, history, previous, last = start, [], None, None
     for round_ in range(1, iterations + 1):
         pairs = mine(current)
         key = (pairs.x_index.tolist(), pairs.y_index.tolist())
         changed = key != previous
-        history.append({"round": round_, "pairs": len(pairs.score),
-                        "mean_similarity": pairs.mean_similarity, "changed": changed})
+        history.append(
+            {"round": round_, "pairs": len(pairs.score), "mean_similarity": pairs.mean_similarity, "changed": changed}
+        )
         if len(pairs.score) == 0 or not changed:
             break
         x = torch.cat([xa, mine.x[pairs.x_index].to(device=xa.device, dtype=xa.dtype)])
@@ -307,9 +351,20 @@ def _self_learn(start: Any, fresh: Callable[[], Any], xa: torch.Tensor, ya: torc
     return current, history, last
 
 
-def _guard(translator: Any, xa: torch.Tensor, ya: torch.Tensor, miner: _Miner, iterations: int,
-           settings: dict, method: str | None, folds: int, pool: int, z_min: float,
-           tolerance: float, error_tolerance: float) -> tuple[bool, str, dict[str, Any]]:
+def _guard(
+    translator: Any,
+    xa: torch.Tensor,
+    ya: torch.Tensor,
+    miner: _Miner,
+    iterations: int,
+    settings: dict,
+    method: str | None,
+    folds: int,
+    pool: int,
+    z_min: float,
+    tolerance: float,
+    error_tolerance: float,
+) -> tuple[bool, str, dict[str, Any]]:
     """``refine``'s held-out check: (accepted, reason if not, the numbers)."""
     n = len(xa)
     if n < 3:
@@ -317,7 +372,10 @@ def _guard(translator: Any, xa: torch.Tensor, ya: torch.Tensor, miner: _Miner, i
     params = translator.get_params()
     if method is not None:
         params["method"] = method
-    surrogate = lambda: type(translator)(**params)
+
+    def surrogate():
+        return type(translator)(**params)
+
     sub_x = _evenly(len(miner.x), pool, miner.x.device)
     sub_y = _evenly(len(miner.y), pool, miner.y.device)
     sub = _Miner(miner.x[sub_x], miner.y[sub_y], **settings)
@@ -340,21 +398,46 @@ def _guard(translator: Any, xa: torch.Tensor, ya: torch.Tensor, miner: _Miner, i
             out[test] = (pred * miner.unit(ya[test])).sum(dim=1) - (pred @ distractors.T).mean(dim=1)
             err[test] = (((raw.to(miner.work) - ya[test].to(miner.work)) / miner.y_scale) ** 2).sum(dim=1)
     mean = float(refined_scores.mean())
-    se = float(refined_scores.std()) / n ** 0.5
+    se = float(refined_scores.std()) / n**0.5
     z = mean / se if se > 0 else (float("inf") if mean > 0 else 0.0)
     start_error, refined_error = float(start_errors.mean()), float(refined_errors.mean())
-    info = {"method": params["method"], "folds": n_folds, "pool": [len(sub_x), len(sub_y)],
-            "start_score": float(start_scores.mean()), "refined_score": mean, "refined_z": z,
-            "start_error": start_error, "refined_error": refined_error}
+    info = {
+        "method": params["method"],
+        "folds": n_folds,
+        "pool": [len(sub_x), len(sub_y)],
+        "start_score": float(start_scores.mean()),
+        "refined_score": mean,
+        "refined_z": z,
+        "start_error": start_error,
+        "refined_error": refined_error,
+    }
     if not z >= z_min:
-        return False, (f"refined without a held-out anchor, it predicts that anchor no better than chance "
-                       f"(score {mean:.3f}, z = {z:.2f} < {z_min}; {n_folds}-fold over {n} anchors)"), info
+        return (
+            False,
+            (
+                f"refined without a held-out anchor, it predicts that anchor no better than chance "
+                f"(score {mean:.3f}, z = {z:.2f} < {z_min}; {n_folds}-fold over {n} anchors)"
+            ),
+            info,
+        )
     if mean < info["start_score"] - tolerance:
-        return False, (f"refined without a held-out anchor, it predicts that anchor worse ({mean:.3f}) than "
-                       f"the start does ({info['start_score']:.3f}; {n_folds}-fold over {n} anchors)"), info
+        return (
+            False,
+            (
+                f"refined without a held-out anchor, it predicts that anchor worse ({mean:.3f}) than "
+                f"the start does ({info['start_score']:.3f}; {n_folds}-fold over {n} anchors)"
+            ),
+            info,
+        )
     if refined_error > (1 + error_tolerance) * start_error:
-        return False, (f"refined without a held-out anchor, it translates that anchor with a larger error "
-                       f"({refined_error:.3g}) than the start does ({start_error:.3g}; {n_folds}-fold over {n} anchors)"), info
+        return (
+            False,
+            (
+                f"refined without a held-out anchor, it translates that anchor with a larger error "
+                f"({refined_error:.3g}) than the start does ({start_error:.3g}; {n_folds}-fold over {n} anchors)"
+            ),
+            info,
+        )
     return True, "", info
 
 
@@ -363,5 +446,3 @@ def _evenly(size: int, at_most: int, device: torch.device) -> torch.Tensor:
     if size <= at_most:
         return torch.arange(size, device=device)
     return torch.linspace(0, size - 1, at_most, device=device).round().long().unique()
-
-

@@ -410,8 +410,11 @@ class Translator:
     def __repr__(self) -> str:
         # method and scaling always; the rest only where they differ from the defaults.
         defaults = {k: p.default for k, p in inspect.signature(type(self).__init__).parameters.items()}
-        shown = [f"{k}={v!r}" for k, v in self.get_params().items()
-                 if k in ("method", "scaling") or not _same(v, defaults.get(k))]
+        shown = [
+            f"{k}={v!r}"
+            for k, v in self.get_params().items()
+            if k in ("method", "scaling") or not _same(v, defaults.get(k))
+        ]
         return f"{type(self).__name__}({', '.join(shown)})"
 
     def _check_settings(self) -> None:
@@ -499,8 +502,11 @@ class Translator:
         xs = xs64.to(solve)
         ys_scaled = [y.to(solve) for y in ys64]
         ctx = FitContext(
-            seed=int(self.seed), affine_steps=int(self.affine_steps), affine_lr=float(self.affine_lr),
-            eps=torch.finfo(xt.dtype).eps, centered=scaling_x.centers,
+            seed=int(self.seed),
+            affine_steps=int(self.affine_steps),
+            affine_lr=float(self.affine_lr),
+            eps=torch.finfo(xt.dtype).eps,
+            centered=scaling_x.centers,
         )
         alignments = method.aligner(xs, ys_scaled, ctx)
         # One warning per distinct deficiency (least squares, ridge and affine factor x alone,
@@ -533,7 +539,8 @@ class Translator:
                 f"below the {needed} a unique translation needs ({xt.shape[0]} anchors, x dim {d1}); constant "
                 "features, or duplicated or collinear rows? The fit is one of many that explain the anchors "
                 "equally well.",
-                UserWarning, stacklevel=3,
+                UserWarning,
+                stacklevel=3,
             )
         ranked = bool(deficient)
         for side, a in [("x anchors", x64)] + list(zip(names, y64s)):
@@ -541,7 +548,8 @@ class Translator:
                 warnings.warn(
                     f"degenerate anchors for {self.method!r}: every row of the {side} is the same "
                     "(effective rank 0); the translation cannot learn anything from them",
-                    UserWarning, stacklevel=3,
+                    UserWarning,
+                    stacklevel=3,
                 )
 
         # Learn into fresh objects and hand them over only when all are sound: a failed fit
@@ -691,7 +699,9 @@ class Translator:
         xt, back, peak = self._input(x, "x")
         if not self.scaling_x_.normalize_rows:
             return xt, back, peak
-        shift, scale = (t.to(device=xt.device, dtype=xt.dtype) for t in (self.scaling_x_.shift_, self.scaling_x_.scale_))
+        shift, scale = (
+            t.to(device=xt.device, dtype=xt.dtype) for t in (self.scaling_x_.shift_, self.scaling_x_.scale_)
+        )
         xc = xt - shift
         # Exact norms at any magnitude (row_norms); a point at the anchors' mean maps to y's mean.
         norms = row_norms(xc / scale)
@@ -737,8 +747,10 @@ class Translator:
         key = (xin.device, torch.float64)
         if key not in self._on_device:
             sx, sy = self.scaling_x_, self.scaling_y_
-            self._on_device[key] = tuple(t.to(device=xin.device, dtype=torch.float64)
-                                         for t in (sx.shift_, sx.scale_, sy.inverse_scale_, sy.shift_))
+            self._on_device[key] = tuple(
+                t.to(device=xin.device, dtype=torch.float64)
+                for t in (sx.shift_, sx.scale_, sy.inverse_scale_, sy.shift_)
+            )
         shift_x, scale_x, inverse_scale_y, shift_y = self._on_device[key]
         z = xin.to(torch.float64)
         z = z / scale_x if self.scaling_x_.normalize_rows else (z - shift_x) / scale_x
@@ -784,10 +796,12 @@ class Translator:
         if set(settings) != expected:
             missing, unknown = sorted(expected - set(settings)), sorted(set(settings) - expected)
             raise bad(
-                "settings " + "; ".join(
+                "settings "
+                + "; ".join(
                     ([f"lack {', '.join(map(repr, missing))}"] if missing else [])
                     + ([f"have unknown {', '.join(map(repr, unknown))}"] if unknown else [])
-                ) + f" (expected {', '.join(sorted(expected))})"
+                )
+                + f" (expected {', '.join(sorted(expected))})"
             )
         try:
             t = cls(**settings)
@@ -801,8 +815,10 @@ class Translator:
             raise bad(f"unexpected tensors {sorted(set(tensors) - names)} (a Translator file holds {sorted(names)})")
         matrix = tensors.get("matrix")
         if matrix is None or matrix.ndim != 2 or 0 in matrix.shape:
-            raise bad(f"tensor 'matrix' must be 2-D (d1, d2) with d1, d2 >= 1, got "
-                      f"{None if matrix is None else tuple(matrix.shape)}")
+            raise bad(
+                f"tensor 'matrix' must be 2-D (d1, d2) with d1, d2 >= 1, got "
+                f"{None if matrix is None else tuple(matrix.shape)}"
+            )
         d1, d2 = matrix.shape
         t.matrix_ = _file.check_tensor(path, "matrix", matrix, (d1, d2))
         t.bias_ = _file.check_tensor(path, "bias", tensors.get("bias"), (d2,))
@@ -823,27 +839,38 @@ class Translator:
         t._fold()
         return t
 
-    def _load_scalings(self, path: Path, tensors: dict[str, torch.Tensor], d1: int, d2: int,
-                       bad: Callable[[str], ValueError]) -> None:
+    def _load_scalings(
+        self, path: Path, tensors: dict[str, torch.Tensor], d1: int, d2: int, bad: Callable[[str], ValueError]
+    ) -> None:
         for side, d in (("x", d1), ("y", d2)):
             # The shapes a fitted scaling of this kind has, from a fit on a few zero rows.
-            shapes = {k: tuple(v.shape) for k, v in
-                      self._make_scaling().fit(torch.zeros(int(self.ddof) + 2, d, dtype=torch.float64)).state().items()}
-            state = {k: _file.check_tensor(path, f"scaling_{side}.{k}", tensors.get(f"scaling_{side}.{k}"), shape)
-                     for k, shape in shapes.items()}
+            shapes = {
+                k: tuple(v.shape)
+                for k, v in self._make_scaling()
+                .fit(torch.zeros(int(self.ddof) + 2, d, dtype=torch.float64))
+                .state()
+                .items()
+            }
+            state = {
+                k: _file.check_tensor(path, f"scaling_{side}.{k}", tensors.get(f"scaling_{side}.{k}"), shape)
+                for k, shape in shapes.items()
+            }
             if not bool((state["scale_"] > 0).all()) or not bool((state["inverse_scale_"] >= 0).all()):
                 raise bad(f"scaling_{side} has non-positive scales")
             setattr(self, f"scaling_{side}_", self._make_scaling().load_state(state))
 
-    def _load_map(self, path: Path, tensors: dict[str, torch.Tensor], kind: type[NonlinearMap],
-                  bad: Callable[[str], ValueError]) -> "Translator":
+    def _load_map(
+        self, path: Path, tensors: dict[str, torch.Tensor], kind: type[NonlinearMap], bad: Callable[[str], ValueError]
+    ) -> "Translator":
         """The nonlinear part of ``load``: the map's state (``map.*``, float64, finite), a probe
         through it of the scalings' dims, then the scalings."""
         names = {f"map.{k}" for k in kind.state_names} | {f"scaling_{s}.{k}" for s in "xy" for k in Scaling.state_names}
         if set(tensors) != names:
             raise bad(f"tensors {sorted(tensors)} are not a {self.method!r} translator's {sorted(names)}")
-        state = {k: _stored(_file.check_tensor(path, f"map.{k}", tensors[f"map.{k}"], tuple(tensors[f"map.{k}"].shape)))
-                 for k in kind.state_names}
+        state = {
+            k: _stored(_file.check_tensor(path, f"map.{k}", tensors[f"map.{k}"], tuple(tensors[f"map.{k}"].shape)))
+            for k in kind.state_names
+        }
         try:
             fitted = kind(**state)
             d1, d2 = fitted.n_in, fitted.n_out
@@ -880,8 +907,9 @@ def transform_many(translators: Sequence[Translator], x: Array) -> Iterator[Arra
         yield back(t._apply(xt, peak))
 
 
-def fit_translators(x: Array, ys: Sequence[Array], method: str = "ortho", scaling: str = "standard",
-                    **settings: Any) -> list[Translator]:
+def fit_translators(
+    x: Array, ys: Sequence[Array], method: str = "ortho", scaling: str = "standard", **settings: Any
+) -> list[Translator]:
     """One fitted ``Translator(method, scaling, **settings)`` per target anchors in ``ys``, all
     from the same source anchors ``x`` (n, d1); each ``ys[t]`` is (n, d2_t).
 
