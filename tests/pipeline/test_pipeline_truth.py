@@ -66,6 +66,8 @@ def _results(repo) -> dict[str, object]:
         table = pd.read_csv(path)
         out[path.name] = table.drop(columns=[c for c in table if c in VOLATILE]).to_csv(index=False)
     for path in sorted((results / "report" / "tables").glob("*.csv")):
+        if path.name.endswith("_fit_seconds.csv"):  # timings (stitchability's seconds per fit)
+            continue
         out[f"report/{path.name}"] = path.read_text()
     out["metrics.json"] = json.loads((results / "metrics.json").read_text())
     for kind, key in (("heads", "test_accuracy"), ("relative_heads", "test_accuracy"), ("autoencoders", "test_rmse")):
