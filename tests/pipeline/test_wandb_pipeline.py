@@ -14,7 +14,7 @@ import pytest
 from latentstitch.wandb_runs import read_runs
 
 BIN = Path(sys.executable).parent
-STAGES = ("encode", "train_heads", "train_autoencoders", "stitch", "appendix", "report")
+STAGES = ("encode", "train_heads", "train_relative_heads", "train_autoencoders", "stitch", "appendix", "report")
 
 
 def _run(args, cwd, **kwargs):
@@ -100,7 +100,8 @@ def test_every_stage_logs_its_tables_images_and_summary(wandb_repo):
             & (on_disk.decoder != "latent")
         ]
         assert stitch.summary[f"stitch/{dataset}/accuracy/ortho/standard"] == pytest.approx(ortho.value.mean())
-    relative = _table(stitch, "stitch/relative_heads")  # 6 encoders x 2 anchor counts x 2 seeds
+    relative_run = _stage_run(runs, "train_relative_heads")
+    relative = _table(relative_run, "train_relative_heads/relative_heads")  # 6 encoders x 2 anchor counts x 2 seeds
     assert len(relative) == 24 and relative.test_accuracy.between(0, 1).all()
     digits = pd.read_csv(results / "stitch" / "digits.csv")
     lcos = digits[
