@@ -249,6 +249,10 @@ def _report(tracker: Tracker, cfg: DictConfig, result: dict[str, Any]) -> None:
         tidy = pd.read_csv(path)
         tracker.table(f"report/{path.stem}", tidy)
         summary.update({f"report/{path.stem}/{k}": v for k, v in headline(tidy, ["method"], "mean").items()})
+    main = {Path(p).stem for p in result.get("tables", [])}
+    for path in sorted((out / "tables").glob("*.csv")):  # the other sections' tables (stitchability, ...)
+        if path.stem not in main:
+            tracker.table(f"report/{path.stem}", pd.read_csv(path))
     comparison = pd.read_csv(out / "comparison.csv") if (out / "comparison.csv").is_file() else None
     if comparison is not None:
         tracker.table("report/comparison", comparison)
