@@ -19,14 +19,14 @@ import pandas as pd
 import torch
 
 from latentstitch import metrics
-from latentstitch.translate import fit_translators, relative_projection
+from latentstitch.translate import METHODS, fit_translators, relative_projection
 
 # Baselines that involve no fitted translator; they get scaling "none" and are computed once.
 BASELINES = ("absolute", "relative")
 TRANSLATION_METHODS = ("affine", "linear", "l-ortho", "ortho", "ridge", "irp", "kernel", "mlp")
 # Nonlinear (beyond the paper): no matrix composes with a linear head; their translated test
 # set is formed and decoded.
-NONLINEAR_METHODS = ("irp", "kernel", "mlp")
+NONLINEAR_METHODS = tuple(name for name, spec in METHODS.items() if spec.nonlinear is not None)
 RESULT_COLUMNS = [
     "source",
     "target",
