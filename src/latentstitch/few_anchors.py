@@ -22,7 +22,7 @@ import pandas as pd
 
 from latentstitch.data.sampling import ANCHOR_STRATEGIES, random_order, sample_anchors
 from latentstitch.stitching import TRANSLATION_METHODS, Space
-from latentstitch.translate import RefineWarning, Translator, refine
+from latentstitch.translate import RefineWarning, Translator, refine, unsupervised_start
 
 FEW_ANCHOR_COLUMNS = [
     "source",
@@ -54,7 +54,14 @@ class FewAnchorSettings:
     {iterations: 3}``: each affine refit is 300 Adam steps). ``plain_only``: methods swept without refinement
     (an affine refit on 1280-d spaces costs 20-80 s of a shared CPU core, per round).
     ``pool``: at most this many rows of each (shuffled) train split serve as refine's pools
-    (None: all). ``translator``: ``Translator`` keyword arguments.
+    (None: all). ``translator``: ``Translator`` keyword arguments. ``zero_anchors``: methods
+    also started from no anchors at all (``latentstitch.translate.unsupervised_start``: pairs
+    guessed from each pool's similarity signatures), then refined: rows with ``anchors`` 0 and
+    ``anchor_strategy`` ``"none"``, plain (the guessed start) and refined, one per seed. The
+    guess assumes both pools sample the same items (the train split; with ``pool`` below its
+    size, each pool's shuffle keeps different items and the guess degrades).
+    ``zero_anchor_options``: ``refine`` options for those starts, over the method's (e.g.
+    ``{iterations: 20}``: with no anchors the mined pairs keep improving for longer).
     """
 
     pairs: Sequence[tuple[str, str]]
@@ -69,6 +76,8 @@ class FewAnchorSettings:
     plain_only: Sequence[str] = ()
     pool: int | None = None
     translator: Mapping[str, Any] = field(default_factory=dict)
+    zero_anchors: Sequence[str] = ()
+    zero_anchor_options: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         bad = [m for m in self.methods if m not in TRANSLATION_METHODS]
@@ -88,10 +97,12 @@ class FewAnchorSettings:
         for pair in self.pairs:
             if len(pair) != 2:
                 raise ValueError(f"few_anchors.pairs: each pair is [source, target], got {pair!r}")
-        bad = sorted((set(self.refine_overrides) | set(self.plain_only)) - set(TRANSLATION_METHODS))
+        bad = sorted(
+            (set(self.refine_overrides) | set(self.plain_only) | set(self.zero_anchors)) - set(TRANSLATION_METHODS)
+        )
         if bad:
             raise ValueError(
-                f"few_anchors.refine_overrides / plain_only: unknown method(s) {bad}; valid: "
+                f"few_anchors.refine_overrides / plain_only / zero_anchors: unknown method(s) {bad}; valid: "
                 f"{', '.join(TRANSLATION_METHODS)}"
             )
 
@@ -129,7 +140,7 @@ class FewAnchorSettings:
         for key in ("counts", "seeds"):
             if key in merged:
                 merged[key] = [int(v) for v in merged[key]]
-        for key in ("methods", "anchor_strategies", "refine", "plain_only"):
+        for key in ("methods", "anchor_strategies", "refine", "plain_only", "zero_anchors"):
             if key in merged:
                 merged[key] = list(merged[key])
         return cls(**merged)
@@ -171,6 +182,10 @@ def few_anchor_sweep(
     for seed in settings.seeds:
         x_pool = source.train[random_order(n, (seed, 1))[: settings.pool]]
         y_pool = target.train[random_order(n, (seed, 2))[: settings.pool]]
+        for method in settings.zero_anchors:
+            rows += _zero_anchor_rows(
+                source, target, method, seed, x_pool, y_pool, predict, y_test, settings, {**base}, log
+            )
         for strategy in settings.anchor_strategies:
             for count in settings.counts:
                 idx = sample_anchors(y_train, count, seed, strategy=strategy, encodings=source.train)
@@ -212,3 +227,70 @@ def few_anchor_sweep(
                                 f"{'' if accepted in (None, True) else ', start kept'})"
                             )
     return pd.DataFrame(rows, columns=FEW_ANCHOR_COLUMNS)
+
+
+def _zero_anchor_rows(
+    source: Space,
+    target: Space,
+    method: str,
+    seed: int,
+    x_pool: np.ndarray,
+    y_pool: np.ndarray,
+    predict: Callable[[np.ndarray], np.ndarray],
+    y_test: np.ndarray,
+    settings: FewAnchorSettings,
+    base: dict,
+    log: Callable[[str], None] | None,
+) -> list[dict]:
+    """The anchors = 0 rows of one seed: the unsupervised start, then refined (NaN accuracy
+    when the start finds no pairs, logged)."""
+    start = time.perf_counter()
+    cell = {**base, "method": method, "anchor_strategy": "none", "anchors": 0, "seed": seed}
+    try:
+        t0 = unsupervised_start(
+            method, x_pool, y_pool, scaling=settings.scaling, seed=seed, **dict(settings.translator)
+        )
+    except ValueError as err:
+        if log is not None:
+            log(f"{source.name} -> {target.name} seed {seed} no anchors {method}: {err}")
+        return [
+            {
+                **cell,
+                "refine": r,
+                "value": np.nan,
+                "refine_accepted": False,
+                "refine_rounds": 0,
+                "refine_pairs": 0,
+                "seconds": time.perf_counter() - start,
+            }
+            for r in (False, True)
+        ]
+    out = []
+    for refined in (False, True):
+        t, accepted, rounds, pairs = t0, None, 0, t0.unsupervised_pairs_
+        if refined:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RefineWarning)
+                options = {**settings.options_for(method), **dict(settings.zero_anchor_options)}
+                t = refine(t0, x_pool, y_pool, **options)
+            accepted, rounds = t.refine_accepted_, len(t.refine_history_)
+            pairs = t.refine_history_[-1]["pairs"] if t.refine_history_ else 0
+        accuracy = float(np.mean(predict(t.transform(source.test)) == y_test))
+        seconds = time.perf_counter() - start
+        out.append(
+            {
+                **cell,
+                "refine": refined,
+                "value": accuracy,
+                "refine_accepted": accepted,
+                "refine_rounds": rounds,
+                "refine_pairs": pairs,
+                "seconds": seconds,
+            }
+        )
+        if log is not None:
+            log(
+                f"{source.name} -> {target.name} seed {seed} no anchors {method} "
+                f"{'refined' if refined else 'start'}: {accuracy:.3f} ({seconds:.1f} s, {pairs} pairs)"
+            )
+    return out

@@ -70,6 +70,8 @@ _FEW_SCOPE = {
     "pool": ANY,
     "translator": ANY,
     "pairs": ANY,
+    "zero_anchors": ANY,
+    "zero_anchor_options": ANY,
 }
 _FEW = {**_FEW_SCOPE, "datasets": Each(_FEW_SCOPE)}
 

@@ -67,9 +67,12 @@ def test_dvc_repro_builds_every_table_and_figure(smoke_repo):
     assert len(pngs) >= 4 and all(p.stat().st_size > 1000 for p in pngs)
     assert list((report / "tables").glob("classification_svm_fast_standard.*"))
     assert list((report / "tables").glob("reconstruction_l2dec_same_standard.*"))
-    # the few-anchor sweep (beyond the paper): 2 counts x 2 strategies x plain/refined
+    # the few-anchor sweep (beyond the paper): 2 counts x 2 strategies x plain/refined, and the
+    # zero-anchor start and its refinement
     few = pd.read_csv(results / "stitch" / "few_anchors" / "digits.csv")
-    assert len(few) == 2 * 2 * 2 and set(few.refine) == {False, True}
+    assert len(few) == 2 * 2 * 2 + 2 and set(few.refine) == {False, True}
+    assert (few[few.anchors == 0].anchor_strategy == "none").all() and (few.anchors == 0).sum() == 2
+    assert "From no parallel anchors at all" in text
     assert "## Beyond the paper: few anchors" in text and (report / "figures" / "few_anchors_digits.png").exists()
 
 

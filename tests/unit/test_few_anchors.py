@@ -139,3 +139,41 @@ def test_plain_only_and_pool():
         FewAnchorSettings(pairs=[("a", "b")], pool=1)
     with pytest.raises(ValueError, match="unknown method"):
         FewAnchorSettings(pairs=[("a", "b")], plain_only=["relative"])
+
+
+def test_zero_anchor_rows_and_report(tmp_path):
+    """``zero_anchors``: per seed and method, the unsupervised start (anchors 0, strategy
+    "none") and its refinement; on a rotated pair of the same points the refined rows score as
+    the target's own decoder does. The report shows them in their own table and as levels."""
+    source, target, predict, y_train, y_test = _pair(n_train=400, n_test=100)
+    settings = FewAnchorSettings(
+        pairs=[("src", "tgt")],
+        counts=[5],
+        seeds=[0],
+        methods=["ortho"],
+        anchor_strategies=["uniform"],
+        scaling="none",
+        zero_anchors=["ortho"],
+    )
+    table = few_anchor_sweep(source, target, "h", predict, y_train, y_test, settings)
+    zero = table[table["anchors"] == 0]
+    assert len(zero) == 2 and set(zero["anchor_strategy"]) == {"none"} and set(zero["refine"]) == {False, True}
+    no_stitch = float(np.mean(predict(target.test) == y_test))
+    assert zero[zero["refine"]]["value"].iloc[0] == pytest.approx(no_stitch)
+    assert (zero["refine_pairs"] > 0).all()
+    folder = tmp_path / "few_anchors"
+    folder.mkdir()
+    table.to_csv(folder / "toy.csv", index=False)
+    report = tmp_path / "report"
+    (report / "figures").mkdir(parents=True)
+    text = few_anchors_section(folder, report)
+    assert "From no parallel anchors at all" in text
+    assert f"| toy | ortho | {zero[~zero['refine']]['value'].iloc[0]:.3f} | {no_stitch:.3f} | 5: " in text
+    with pytest.raises(ValueError, match="zero_anchors: unknown method"):
+        FewAnchorSettings(pairs=[("a", "b")], zero_anchors=["nope"])
+    block = {
+        "zero_anchor_options": {"iterations": 20},
+        "datasets": {"d": {"pairs": [["a", "b"]], "zero_anchors": ["ortho"]}},
+    }
+    settings = FewAnchorSettings.from_config(block, "d")
+    assert settings.zero_anchors == ["ortho"] and settings.zero_anchor_options == {"iterations": 20}

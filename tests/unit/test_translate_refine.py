@@ -164,6 +164,10 @@ def test_errors():
         refine(start, x, y, criterion="cos")
     with pytest.raises(ValueError, match="iterations must be a positive int"):
         refine(start, x, y, iterations=0)
+    with pytest.raises(ValueError, match="unknown ridge_penalty 'loo'; valid: anchors, start, gcv"):
+        refine(start, x, y, ridge_penalty="loo")
+    with pytest.raises(ValueError, match="ridge_folds must be a positive int"):
+        refine(start, x, y, ridge_folds=0)
     with pytest.raises(ValueError, match="NaN or inf"):
         refine(start, np.full_like(x, np.nan), y)
     with pytest.raises(TypeError, match="floating-point"):
@@ -174,3 +178,93 @@ def test_errors():
         refine(loaded, x, y)
     out, _ = _refine_quietly(loaded, x[:1500], y[:1500], anchors=(x[:5], y[:5]), iterations=1)
     assert out.refine_history_
+
+
+def _noisy_linear(n_anchors=20, pool=300, d=24, seed=7):
+    """y = x @ A + noise: ridge's penalty matters."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n_anchors + pool, d)) * 0.8 ** np.arange(d)
+    y = x @ rng.normal(size=(d, d)) + 0.5 * rng.normal(size=(n_anchors + pool, d))
+    return x[:n_anchors], y[:n_anchors], x[n_anchors:], y[n_anchors:]
+
+
+def test_ridge_penalty_from_held_out_anchors_matches_an_oracle():
+    """refine's default ridge penalty: of ridge's grid, the one with the least squared error on
+    held-out anchors (3 folds over the anchors, the mined pairs always fitted on), in the
+    pre-processed space; oracle: scikit-learn's Ridge fitted per candidate and fold."""
+    sklearn_linear = pytest.importorskip("sklearn.linear_model")
+    from latentstitch.translate.functional import RIDGE_GRID
+    from latentstitch.translate.refine import _held_out_alpha
+    from latentstitch.translate.scaling import StandardScaling
+
+    xa, ya, xm, ym = _noisy_linear()
+    fresh = lambda: Translator("ridge", "standard")  # noqa: E731
+    alpha = _held_out_alpha(fresh, *(torch.from_numpy(a) for a in (xa, ya, xm, ym)), 3)
+
+    xs = StandardScaling().fit(torch.from_numpy(np.vstack([xa, xm]))).transform(torch.from_numpy(np.vstack([xa, xm])))
+    ys = StandardScaling().fit(torch.from_numpy(np.vstack([ya, ym]))).transform(torch.from_numpy(np.vstack([ya, ym])))
+    xs, ys = xs.numpy(), ys.numpy()
+    fold = np.arange(len(xa)) % 3
+    mined = np.ones(len(xm), dtype=bool)
+    trains = [np.concatenate([fold != f, mined]) for f in range(3)]
+    xc = xs[trains[0]] - xs[trains[0]].mean(axis=0)
+    grid = RIDGE_GRID.numpy() * np.linalg.eigvalsh(xc.T @ xc)[-1]
+    errors = np.zeros(len(grid))
+    for train in trains:
+        test = ~train
+        for i, a in enumerate(grid):
+            model = sklearn_linear.Ridge(alpha=a).fit(xs[train], ys[train])
+            errors[i] += ((model.predict(xs[test]) - ys[test]) ** 2).sum()
+    assert alpha == pytest.approx(grid[np.argmin(errors)], rel=1e-9)
+    # The anchors decide it: GCV over all rows as one sample is another penalty here.
+    assert alpha != pytest.approx(fresh().fit(np.vstack([xa, xm]), np.vstack([ya, ym])).alpha_, rel=1e-3)
+
+
+@pytest.mark.parametrize("penalty", ["anchors", "start", "gcv"])
+def test_ridge_penalty_modes(penalty):
+    """Each mode refits ridge on anchors + mined pairs with its penalty: ``start`` keeps the
+    start's, ``gcv`` is a plain ridge fit on all rows; the result's next fit chooses its own."""
+    xa, ya, xm, ym = _noisy_linear(seed=8)
+    rng = np.random.default_rng(0)
+    start = Translator("ridge", "standard").fit(xa, ya)
+    out, _ = _refine_quietly(start, xm, ym[rng.permutation(len(ym))], iterations=2, ridge_penalty=penalty, guard=False)
+    assert out.refine_history_ and out.get_params() == start.get_params()
+    if penalty == "start":
+        assert out.alpha_ == start.alpha_
+    assert "_alphas" not in out.__dict__
+    refit = Translator("ridge", "standard").fit(xa, ya)
+    assert out.fit(xa, ya).alpha_ == refit.alpha_  # no fixed penalty left behind
+
+
+def test_unsupervised_start_recovers_a_rotation_from_no_anchors():
+    """Zero anchors: the pools are the same points in two hidden orders, y = x @ Q; the
+    similarity signatures pair every point right, and refine keeps Q."""
+    from latentstitch.translate.unsupervised import unsupervised_pairs, unsupervised_start
+
+    x, y, q, rng = _rotated(d=12, m=600, test=200)
+    perm = rng.permutation(600)
+    x_pool, y_pool = x[:600], y[:600][perm]
+    xi, yi, score = unsupervised_pairs(x_pool, y_pool)
+    assert len(xi) > 500 and np.all(perm[yi.numpy()] == xi.numpy())
+    assert torch.all(score[:-1] >= score[1:])
+    start = unsupervised_start("ortho", x_pool, y_pool, scaling="none")
+    assert start.unsupervised_pairs_ == len(xi)
+    np.testing.assert_allclose(start.coef_.numpy(), q, atol=1e-8)
+    out, warned = _refine_quietly(start, x_pool, y_pool)
+    assert not warned and out.refine_guard_ == {"skipped": "0 anchors: cross-validation needs at least 3"}
+    np.testing.assert_allclose(out.transform(x[600:]), y[600:], atol=1e-8)
+    # Different pool sizes: signatures compared at the same quantiles.
+    xi2, yi2, _ = unsupervised_pairs(x_pool, y_pool[:500])
+    assert np.mean(perm[:500][yi2.numpy()] == xi2.numpy()) > 0.5
+
+
+def test_unsupervised_errors():
+    from latentstitch.translate.unsupervised import unsupervised_pairs, unsupervised_start
+
+    x, y, _, _ = _rotated(d=8, m=100, test=0)
+    with pytest.raises(ValueError, match="sample must be an int >= 2"):
+        unsupervised_pairs(x, y, sample=1)
+    with pytest.raises(ValueError, match="NaN or inf"):
+        unsupervised_pairs(np.full_like(x, np.nan), y)
+    with pytest.raises(ValueError, match="unknown method"):
+        unsupervised_start("nope", x, y)

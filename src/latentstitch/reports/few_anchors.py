@@ -88,8 +88,19 @@ def _label(method: str, strategy: str, refined: bool) -> str:
 
 def plot_few_anchors(means: pd.DataFrame, dataset: str, path: str | Path) -> Path:
     part = means[means["dataset"] == dataset]
+    zero = part[part["anchors"] == 0]
+    part = part[part["anchors"] > 0]
     fig = Figure(figsize=(6.4, 4.2), layout="constrained")
     ax = fig.subplots()
+    # No anchors at all (unsupervised start, refined): a level, not a point of the log axis.
+    for method, line in zero[zero["refine"].astype(bool)].groupby("method"):
+        ax.axhline(
+            line["mean"].iloc[0],
+            color=METHOD_COLORS.get(method, "gray"),
+            lw=1.2,
+            ls=":",
+            label=f"{method}, no anchors, refined",
+        )
     for (method, strategy, refined), line in part.groupby(["method", "anchor_strategy", "refine"]):
         line = line.sort_values("anchors")
         paper = method == "ortho" and strategy == "uniform" and not refined
@@ -159,7 +170,7 @@ def few_anchors_section(folder: str | Path, report_dir: str | Path, digits: int 
             )
         lines.append("")
     lines += ["Plain -> refined accuracy by anchor count (uniform anchors):", ""]
-    uniform = means[means["anchor_strategy"] == "uniform"]
+    uniform = means[(means["anchor_strategy"] == "uniform") & (means["anchors"] > 0)]
     counts = sorted(set(uniform["anchors"]))
     lines += [
         "| dataset | method | " + " | ".join(f"{c:,}" for c in counts) + " |",
@@ -176,6 +187,7 @@ def few_anchors_section(folder: str | Path, report_dir: str | Path, digits: int 
             cells.append(cell)
         lines.append(f"| {dataset} | {method} | " + " | ".join(cells) + " |")
     lines.append("")
+    lines += _zero_anchors(means, digits)
     lines += _n_over_d(means, digits)
     report_dir = Path(report_dir)
     for dataset in sorted(set(means["dataset"])):
@@ -213,4 +225,46 @@ def _n_over_d(means: pd.DataFrame, digits: int) -> list[str]:
                 + " |"
             )
         lines.append("")
+    return lines
+
+
+def _zero_anchors(means: pd.DataFrame, digits: int) -> list[str]:
+    """The anchors = 0 rows (``few_anchors.zero_anchors``): the unsupervised start and its
+    refinement, beside the plain and refined uniform accuracy at the fewest anchors swept."""
+    zero = means[means["anchors"] == 0]
+    if zero.empty:
+        return []
+    lines = [
+        "From no parallel anchors at all (`latentstitch.translate.unsupervised_start`: pairs guessed "
+        "by matching each sample's sorted similarities to the rest of its own pool, as VecMap's "
+        "unsupervised start, then `refine`; there are no anchors to hold out, so refine's guard does "
+        "not run): accuracy of the guessed start and of its refinement, next to the fewest uniform "
+        "anchors swept, plain and refined.",
+        "",
+        "| dataset | method | no anchors: start | no anchors: refined | fewest anchors (plain -> refined) |",
+        "|---|---|---:|---:|---|",
+    ]
+    for (dataset, method), part in zero.groupby(["dataset", "method"]):
+        start = part[~part["refine"].astype(bool)]["mean"]
+        refined = part[part["refine"].astype(bool)]["mean"]
+        others = means[
+            (means["dataset"] == dataset)
+            & (means["method"] == method)
+            & (means["anchor_strategy"] == "uniform")
+            & (means["anchors"] > 0)
+        ]
+        fewest = "-"
+        if len(others):
+            n = int(others["anchors"].min())
+            at = others[others["anchors"] == n]
+            plain = at[~at["refine"].astype(bool)]["mean"]
+            ref = at[at["refine"].astype(bool)]["mean"]
+            fewest = f"{n:,}: " + (f"{plain.iloc[0]:.{digits}f}" if len(plain) else "-")
+            fewest += f" -> {ref.iloc[0]:.{digits}f}" if len(ref) else ""
+
+        def cell(v: pd.Series) -> str:
+            return f"{v.iloc[0]:.{digits}f}" if len(v) and pd.notna(v.iloc[0]) else "-"
+
+        lines.append(f"| {dataset} | {method} | {cell(start)} | {cell(refined)} | {fewest} |")
+    lines.append("")
     return lines

@@ -43,6 +43,7 @@ from latentstitch.translate.translator import (
     fit_translators,
     transform_many,
 )
+from latentstitch.translate.unsupervised import unsupervised_pairs, unsupervised_start
 
 __all__ = [
     "Translator",
@@ -51,6 +52,8 @@ __all__ = [
     "refine",
     "mutual_neighbours",
     "RefineWarning",
+    "unsupervised_start",
+    "unsupervised_pairs",
     "NotFittedError",
     "METHODS",
     "SCALINGS",
