@@ -1,5 +1,5 @@
 """How ``refine`` chooses ridge's penalty when it refits on anchors plus mined pairs
-(``ridge_penalty``: "gcv", "start" or "anchors"), on the real pairs of few_anchors.py: same
+(``ridge_penalty``: "gcv" or "floor"), on the real pairs of few_anchors.py: same
 data, anchors (sample_anchors, seeded), pools (train encodings, each shuffled with its own
 seed) and head (the target's SVM); accuracy on the test split.
 
@@ -32,7 +32,7 @@ CELLS = {  # dataset: (strategy, anchors)
     "fashion_mnist_offline": [("uniform", 25), ("uniform", 50), ("uniform", 100), ("kmeans", 100)],
     "bbc_news": [("uniform", 10), ("uniform", 25), ("uniform", 100)],
 }
-PENALTIES = ("gcv", "start", "anchors")
+PENALTIES = ("gcv", "floor")
 
 
 def main() -> None:

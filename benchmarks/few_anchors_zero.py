@@ -5,6 +5,7 @@ pools, head). The pools are the same train items in two hidden orders, so whethe
 pair is right can be counted here (never by the method).
 
     OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/few_anchors_zero.py
+    OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/few_anchors_zero.py --disjoint  # pools: two halves
 
 Results: benchmarks/results/few_anchors_zero.{json,md}.
 """
@@ -32,12 +33,16 @@ METHODS = ("ortho", "ridge")
 
 
 def main() -> None:
+    disjoint = "--disjoint" in sys.argv
+    names = [a for a in sys.argv[1:] if a != "--disjoint"] or list(PAIRS)
     rows = []
-    for name in sys.argv[1:] or list(PAIRS):
+    for name in names:
         d = load_pair(name)
         n = len(d["labels_train"])
         head = SVMHead().fit(d["target_train"], d["labels_train"])
         ox, oy = random_order(n, (0, 1)), random_order(n, (0, 2))
+        if disjoint:  # each pool: a different half of the train split (no item in both)
+            ox, oy = ox[: n // 2], np.setdiff1d(oy, ox[: n // 2])[random_order(n - n // 2, (0, 3))]
         x_pool, y_pool = d["source_train"][ox], d["target_train"][oy]
         labels_x, labels_y = d["labels_train"][ox], d["labels_train"][oy]
 
@@ -79,9 +84,11 @@ def main() -> None:
             }
             print(row, flush=True)
             rows.append(row)
-    write_json_atomic(RESULTS / "few_anchors_zero.json", {"command": COMMAND, "rows": rows})
+    stem = "few_anchors_zero_disjoint" if disjoint else "few_anchors_zero"
+    command = COMMAND + (" --disjoint" if disjoint else "")
+    write_json_atomic(RESULTS / f"{stem}.json", {"command": command, "rows": rows})
     lines = [
-        f"`{COMMAND}`",
+        f"`{command}`",
         "",
         "| dataset (source -> target) | method | guessed pairs (right, same label) | start | refined (5 rounds) "
         "| refined (up to 20 rounds) | majority class |",
@@ -94,7 +101,7 @@ def main() -> None:
             f"{g['same_label']:.1%}) | {r['start_accuracy']:.3f} | {r['refined_accuracy']:.3f} | "
             f"{r['refined_20_accuracy']:.3f} ({r['refined_20_rounds']}) | {r['chance']:.3f} |"
         )
-    write_text_atomic(RESULTS / "few_anchors_zero.md", "\n".join(lines) + "\n")
+    write_text_atomic(RESULTS / f"{stem}.md", "\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

@@ -164,10 +164,8 @@ def test_errors():
         refine(start, x, y, criterion="cos")
     with pytest.raises(ValueError, match="iterations must be a positive int"):
         refine(start, x, y, iterations=0)
-    with pytest.raises(ValueError, match="unknown ridge_penalty 'loo'; valid: anchors, start, gcv"):
+    with pytest.raises(ValueError, match="unknown ridge_penalty 'loo'; valid: floor, gcv"):
         refine(start, x, y, ridge_penalty="loo")
-    with pytest.raises(ValueError, match="ridge_folds must be a positive int"):
-        refine(start, x, y, ridge_folds=0)
     with pytest.raises(ValueError, match="NaN or inf"):
         refine(start, np.full_like(x, np.nan), y)
     with pytest.raises(TypeError, match="floating-point"):
@@ -188,52 +186,50 @@ def _noisy_linear(n_anchors=20, pool=300, d=24, seed=7):
     return x[:n_anchors], y[:n_anchors], x[n_anchors:], y[n_anchors:]
 
 
-def test_ridge_penalty_from_held_out_anchors_matches_an_oracle():
-    """refine's default ridge penalty: of ridge's grid, the one with the least squared error on
-    held-out anchors (3 folds over the anchors, the mined pairs always fitted on), in the
-    pre-processed space; oracle: scikit-learn's Ridge fitted per candidate and fold."""
+def test_ridge_penalty_floor_matches_an_oracle():
+    """A ridge refit on anchors + mined pairs (``_refit``, default ``"floor"``): GCV's penalty,
+    never below the start's. Where GCV over all rows goes below it, the floor holds; the fit
+    is ridge with that penalty (oracle: scikit-learn's Ridge in the standardized space)."""
     sklearn_linear = pytest.importorskip("sklearn.linear_model")
-    from latentstitch.translate.functional import RIDGE_GRID
-    from latentstitch.translate.refine import _held_out_alpha
+    from latentstitch.translate.refine import _refit
     from latentstitch.translate.scaling import StandardScaling
 
     xa, ya, xm, ym = _noisy_linear()
+    # "Mined" pairs that the map explains exactly: GCV over all rows wants almost no penalty.
+    ym = xm @ np.linalg.lstsq(xa, ya, rcond=None)[0]
+    start = Translator("ridge", "standard").fit(xa, ya)
     fresh = lambda: Translator("ridge", "standard")  # noqa: E731
-    alpha = _held_out_alpha(fresh, *(torch.from_numpy(a) for a in (xa, ya, xm, ym)), 3)
-
-    xs = StandardScaling().fit(torch.from_numpy(np.vstack([xa, xm]))).transform(torch.from_numpy(np.vstack([xa, xm])))
-    ys = StandardScaling().fit(torch.from_numpy(np.vstack([ya, ym]))).transform(torch.from_numpy(np.vstack([ya, ym])))
-    xs, ys = xs.numpy(), ys.numpy()
-    fold = np.arange(len(xa)) % 3
-    mined = np.ones(len(xm), dtype=bool)
-    trains = [np.concatenate([fold != f, mined]) for f in range(3)]
-    xc = xs[trains[0]] - xs[trains[0]].mean(axis=0)
-    grid = RIDGE_GRID.numpy() * np.linalg.eigvalsh(xc.T @ xc)[-1]
-    errors = np.zeros(len(grid))
-    for train in trains:
-        test = ~train
-        for i, a in enumerate(grid):
-            model = sklearn_linear.Ridge(alpha=a).fit(xs[train], ys[train])
-            errors[i] += ((model.predict(xs[test]) - ys[test]) ** 2).sum()
-    assert alpha == pytest.approx(grid[np.argmin(errors)], rel=1e-9)
-    # The anchors decide it: GCV over all rows as one sample is another penalty here.
-    assert alpha != pytest.approx(fresh().fit(np.vstack([xa, xm]), np.vstack([ya, ym])).alpha_, rel=1e-3)
+    xa_t, ya_t, xm_t, ym_t = (torch.from_numpy(a) for a in (xa, ya, xm, ym))
+    gcv = _refit(fresh, start, xa_t, ya_t, xm_t, ym_t, "gcv")
+    floor = _refit(fresh, start, xa_t, ya_t, xm_t, ym_t, "floor")
+    assert gcv.alpha_ < start.alpha_ and floor.alpha_ >= start.alpha_
+    assert "_alpha_floor" not in floor.__dict__
+    x, y = np.vstack([xa, xm]), np.vstack([ya, ym])
+    xs = StandardScaling().fit(torch.from_numpy(x)).transform(torch.from_numpy(x)).numpy()
+    ys = StandardScaling().fit(torch.from_numpy(y)).transform(torch.from_numpy(y)).numpy()
+    oracle = sklearn_linear.Ridge(alpha=floor.alpha_).fit(xs, ys)
+    np.testing.assert_allclose(floor.matrix_.numpy(), oracle.coef_.T, rtol=1e-6, atol=1e-9)
+    # Where GCV over all rows wants more than the start's penalty, the floor changes nothing.
+    noisy = torch.from_numpy(_noisy_linear()[3])
+    gcv = _refit(fresh, start, xa_t, ya_t, xm_t, noisy, "gcv")
+    low = Translator("ridge", "standard").fit(xa, ya)
+    low.alpha_ = gcv.alpha_ / 10
+    assert _refit(fresh, low, xa_t, ya_t, xm_t, noisy, "floor").alpha_ == gcv.alpha_
 
 
-@pytest.mark.parametrize("penalty", ["anchors", "start", "gcv"])
+@pytest.mark.parametrize("penalty", ["floor", "gcv"])
 def test_ridge_penalty_modes(penalty):
-    """Each mode refits ridge on anchors + mined pairs with its penalty: ``start`` keeps the
-    start's, ``gcv`` is a plain ridge fit on all rows; the result's next fit chooses its own."""
+    """Each mode refines ridge with its settings; the result's next fit chooses its own penalty."""
     xa, ya, xm, ym = _noisy_linear(seed=8)
     rng = np.random.default_rng(0)
     start = Translator("ridge", "standard").fit(xa, ya)
     out, _ = _refine_quietly(start, xm, ym[rng.permutation(len(ym))], iterations=2, ridge_penalty=penalty, guard=False)
     assert out.refine_history_ and out.get_params() == start.get_params()
-    if penalty == "start":
-        assert out.alpha_ == start.alpha_
-    assert "_alphas" not in out.__dict__
+    if penalty == "floor":
+        assert out.alpha_ >= start.alpha_
+    assert "_alpha_floor" not in out.__dict__
     refit = Translator("ridge", "standard").fit(xa, ya)
-    assert out.fit(xa, ya).alpha_ == refit.alpha_  # no fixed penalty left behind
+    assert out.fit(xa, ya).alpha_ == refit.alpha_  # no floor left behind
 
 
 def test_unsupervised_start_recovers_a_rotation_from_no_anchors():

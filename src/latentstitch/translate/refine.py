@@ -9,6 +9,7 @@ seed anchors plus the mined pairs, repeat.
 from __future__ import annotations
 
 import copy
+import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,7 +18,6 @@ from typing import Any
 import torch
 
 from latentstitch.translate._array import Array, check_matrix, to_tensor
-from latentstitch.translate.functional import RIDGE_GRID, _ridge_basis
 
 CRITERIA = ("csls", "nn")
 
@@ -133,66 +133,11 @@ def mutual_neighbours(
     )
 
 
-PENALTIES = ("anchors", "start", "gcv")
+PENALTIES = ("floor", "gcv")
 
 
 def _fresh(translator: Any) -> Any:
     return type(translator)(**translator.get_params())
-
-
-def _fit_alpha(fresh: Callable[[], Any], x: torch.Tensor, y: torch.Tensor, alpha: float | None) -> Any:
-    """``fresh().fit(x, y)``, with ridge's penalty fixed to ``alpha`` (None: its GCV)."""
-    t = fresh()
-    if alpha is None:
-        return t.fit(x, y)
-    t._alphas = torch.tensor([alpha], dtype=torch.float64)
-    try:
-        return t.fit(x, y)
-    finally:
-        del t._alphas  # a later fit of the result chooses its own penalty again
-
-
-def _held_out_alpha(
-    fresh: Callable[[], Any], xa: torch.Tensor, ya: torch.Tensor, xm: torch.Tensor, ym: torch.Tensor, folds: int
-) -> float:
-    """ridge's penalty for anchors (xa, ya) plus mined pairs (xm, ym): the one of the GCV grid
-    (``RIDGE_GRID`` times the largest eigenvalue) with the least squared error on held-out
-    anchors, in ``folds`` folds over the anchors, the mined pairs always fitted on.
-
-    Why not GCV over all rows: the mined pairs are what the current translator maps close
-    together, so leaving one out costs little and GCV picks a vanishing penalty; with fewer
-    rows than dims the fit then interpolates its own pairs (seen on Fashion-MNIST,
-    EfficientNet-Lite0 -> Lite1: penalty 370 -> 0.001, translations at 1.9x the right norm).
-    Only the given anchors can say how well a penalty generalizes. Computed in the
-    pre-processed space of the fit (scalings fitted on all rows), every candidate at once
-    from one eigendecomposition per fold."""
-    t = fresh()
-    x = torch.cat([xa, xm]).to(torch.float64)
-    y = torch.cat([ya, ym]).to(torch.float64)
-    xs, ys = t._make_scaling().fit(x).transform(x), t._make_scaling().fit(y).transform(y)
-    n = len(xa)
-    folds = min(folds, n)
-    fold_of = torch.arange(n, device=x.device) % folds
-    mined = torch.ones(len(xm), dtype=torch.bool, device=x.device)
-    grid, errors = None, None
-    for f in range(folds):
-        train = torch.cat([fold_of != f, mined])
-        test = torch.cat([fold_of == f, ~mined])
-        basis = _ridge_basis(xs[train])
-        if basis.eigvals is None:
-            continue
-        if grid is None:
-            grid = RIDGE_GRID.to(dtype=xs.dtype, device=xs.device) * basis.eigvals[-1]
-            errors = torch.zeros_like(grid)
-        y_mean = ys[train].mean(dim=0)
-        c = basis.v.T @ (basis.xc.T @ (ys[train] - y_mean))  # (k, d2)
-        p = (xs[test] - basis.x_mean) @ basis.v  # (m, k)
-        target = ys[test] - y_mean
-        for i, alpha in enumerate(grid):
-            errors[i] += ((p @ (c / (basis.eigvals + alpha)[:, None]) - target) ** 2).sum()
-    if grid is None:
-        return None
-    return float(grid[int(torch.argmin(errors))])
 
 
 def _refit(
@@ -203,16 +148,18 @@ def _refit(
     xm: torch.Tensor,
     ym: torch.Tensor,
     penalty: str,
-    folds: int,
 ) -> Any:
     """The translator refitted on anchors (xa, ya) plus mined pairs (xm, ym); ridge's penalty
     as ``penalty`` says (see ``refine``)."""
     x, y = torch.cat([xa, xm]), torch.cat([ya, ym])
-    if start.method != "ridge" or penalty == "gcv":
-        return fresh().fit(x, y)
-    if penalty == "start":
-        return _fit_alpha(fresh, x, y, start.alpha_)
-    return _fit_alpha(fresh, x, y, _held_out_alpha(fresh, xa, ya, xm, ym, folds) if len(xa) >= 2 else None)
+    t = fresh()
+    if start.method != "ridge" or penalty == "gcv" or start.alpha_ is None or not math.isfinite(start.alpha_):
+        return t.fit(x, y)
+    t._alpha_floor = float(start.alpha_)
+    try:
+        return t.fit(x, y)
+    finally:
+        del t._alpha_floor  # a later fit of the result chooses its own penalty again
 
 
 def refine(
@@ -234,8 +181,7 @@ def refine(
     guard_method: str | None = None,
     guard_tolerance: float = 0.02,
     guard_error_tolerance: float = 0.05,
-    ridge_penalty: str = "anchors",
-    ridge_folds: int = 3,
+    ridge_penalty: str = "floor",
     chunk_size: int = 2048,
 ) -> Any:
     """A new ``Translator`` with ``translator``'s settings, refitted on its anchors plus pairs
@@ -269,13 +215,15 @@ def refine(
     refit with ``guard_method`` (default: the translator's own; ``"ortho"`` is a cheap
     surrogate for ``affine``, whose fits dominate the check's cost otherwise).
 
-    ``ridge_penalty`` (``ridge`` only): how each refit chooses its penalty. ``"anchors"``
-    (default): the candidate of ridge's GCV grid with the least squared error on held-out
-    anchors, ``ridge_folds``-fold over the given anchors, the mined pairs always fitted on.
-    ``"start"``: the start's penalty, fixed. ``"gcv"``: GCV over anchors and mined pairs as
-    one sample, which trusts the mined pairs as much as the anchors: measured on
-    Fashion-MNIST (EfficientNet-Lite0 -> Lite1, 1,280-d, 100 anchors) it picked a vanishing
-    penalty and lost 10 points of accuracy (benchmarks/README.md, "ridge's penalty").
+    ``ridge_penalty`` (``ridge`` only): how each refit chooses its penalty. ``"floor"``
+    (default): by GCV over anchors and mined pairs, but never below the start's (chosen on the
+    anchors alone). ``"gcv"``: by GCV alone. Mined pairs are noisier than anchors, which calls
+    for more shrinkage, not less, yet they are what the current translator maps close together,
+    so GCV, which leaves rows out one at a time, finds them easy and picks a vanishing penalty;
+    with fewer rows than dims the refit then interpolates its own pairs. Measured on
+    Fashion-MNIST (EfficientNet-Lite0 -> Lite1, 1,280-d, 25-100 anchors): ``"gcv"`` chose
+    penalties near 0.001 and lost up to 10 points of accuracy to the plain start, while the
+    floor gained 9-28 points (benchmarks/README.md, "ridge's penalty in refine").
 
     ``anchors``: the parallel anchors (x, y) ``translator`` was fitted on; default, the ones
     ``Translator.fit`` recorded (a loaded translator has none: pass them).
@@ -299,7 +247,6 @@ def refine(
         ("chunk_size", chunk_size),
         ("guard_folds", guard_folds),
         ("guard_pool", guard_pool),
-        ("ridge_folds", ridge_folds),
     ):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive int, got {value!r}")
@@ -343,8 +290,9 @@ def refine(
         "chunk_size": chunk_size,
     }
     miner = _Miner(xp.detach(), yp.detach().to(device), **settings)
-    penalty = (ridge_penalty, ridge_folds)
-    current, history, last = _self_learn(translator, lambda: _fresh(translator), xa, ya, miner, iterations, *penalty)
+    current, history, last = _self_learn(
+        translator, lambda: _fresh(translator), xa, ya, miner, iterations, ridge_penalty
+    )
 
     guard_info: dict[str, Any] = {}
     accepted = last is not None
@@ -363,7 +311,7 @@ def refine(
             guard_z,
             guard_tolerance,
             guard_error_tolerance,
-            penalty,
+            ridge_penalty,
         )
     if not accepted:
         warnings.warn(f"refine returned the start translator: {reason}", RefineWarning, stacklevel=2)
@@ -432,8 +380,7 @@ def _self_learn(
     ya: torch.Tensor,
     mine: _Miner,
     iterations: int,
-    penalty: str = "anchors",
-    folds: int = 3,
+    penalty: str = "floor",
 ) -> tuple[Any, list[dict], MinedPairs | None]:
     """The rounds of ``refine``: the last translator, the history, the last pairs fitted on."""
     current, history, previous, last = start, [], None, None
@@ -448,7 +395,7 @@ def _self_learn(
             break
         xm = mine.x[pairs.x_index].to(device=xa.device, dtype=xa.dtype)
         ym = mine.y[pairs.y_index].to(device=ya.device, dtype=ya.dtype)
-        current, previous, last = _refit(fresh, start, xa, ya, xm, ym, penalty, folds), key, pairs
+        current, previous, last = _refit(fresh, start, xa, ya, xm, ym, penalty), key, pairs
     return current, history, last
 
 
@@ -465,7 +412,7 @@ def _guard(
     z_min: float,
     tolerance: float,
     error_tolerance: float,
-    penalty: tuple[str, int] = ("anchors", 3),
+    penalty: str = "floor",
 ) -> tuple[bool, str, dict[str, Any]]:
     """``refine``'s held-out check: (accepted, reason if not, the numbers)."""
     n = len(xa)
@@ -492,7 +439,7 @@ def _guard(
     for f in range(n_folds):
         test, train = fold_of == f, fold_of != f
         start_f = surrogate().fit(xa[train], ya[train])
-        refined_f, _, _ = _self_learn(start_f, surrogate, xa[train], ya[train], sub, iterations, *penalty)
+        refined_f, _, _ = _self_learn(start_f, surrogate, xa[train], ya[train], sub, iterations, penalty)
         distractors = miner.unit(ya[train])
         for t, out, err in ((start_f, start_scores, start_errors), (refined_f, refined_scores, refined_errors)):
             raw = torch.as_tensor(t.transform(xa[test]))

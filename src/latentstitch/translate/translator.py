@@ -31,6 +31,7 @@ from latentstitch.translate._array import (
     to_tensor,
 )
 from latentstitch.translate.functional import (
+    RIDGE_GRID,
     _affine_adam_many,
     _closest_orthogonal,
     _lstsq_rank,
@@ -95,9 +96,9 @@ class FitContext(NamedTuple):
     # Whether the pre-processed anchors are centered (standard scaling): n anchors then span
     # at most n - 1 dims, which is all a method can ask of them.
     centered: bool = False
-    # ridge's candidate penalties (absolute, in the pre-processed space); None: RIDGE_GRID
-    # times the largest eigenvalue, chosen by GCV. Set only by ``refine`` (see ``_alphas``).
-    alphas: torch.Tensor | None = None
+    # ridge's least penalty (in the pre-processed space): GCV chooses among the grid's values
+    # above it, and it. None: the whole grid. Set only by ``refine`` (see ``_alpha_floor``).
+    alpha_floor: float | None = None
 
 
 @dataclass(frozen=True)
@@ -223,7 +224,10 @@ def _ridge_aligner(x: torch.Tensor, ys: list[torch.Tensor], ctx: FitContext) -> 
     # eigvals are squared singular values: the singular-value tolerance, squared.
     rank = 0 if basis.eigvals is None else _rank(basis.eigvals, _rcond(ctx, *x.shape) ** 2)
     needed = min(_usable_rows(x, ctx, centers=True), x.shape[1])
-    alphas = None if ctx.alphas is None else ctx.alphas.to(dtype=x.dtype, device=x.device)
+    alphas = None
+    if ctx.alpha_floor is not None and basis.eigvals is not None:
+        grid = RIDGE_GRID.to(dtype=x.dtype, device=x.device) * basis.eigvals[-1]
+        alphas = torch.cat([grid.new_tensor([ctx.alpha_floor]), grid[grid > ctx.alpha_floor]])
     return [Alignment(*_ridge_solve(basis, y, alphas, xcty=c), rank=rank, needed_rank=needed) for y, c in zip(ys, xcty)]
 
 
@@ -511,9 +515,9 @@ class Translator:
             affine_lr=float(self.affine_lr),
             eps=torch.finfo(xt.dtype).eps,
             centered=scaling_x.centers,
-            # A private override, not a setting: refine fixes ridge's penalty when it refits
+            # A private override, not a setting: refine floors ridge's penalty when it refits
             # on mined pairs (GCV over pairs a translator mined itself picks a vanishing one).
-            alphas=self.__dict__.get("_alphas"),
+            alpha_floor=self.__dict__.get("_alpha_floor"),
         )
         alignments = method.aligner(xs, ys_scaled, ctx)
         # One warning per distinct deficiency (least squares, ridge and affine factor x alone,
