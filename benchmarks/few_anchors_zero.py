@@ -6,6 +6,7 @@ pair is right can be counted here (never by the method).
 
     OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/few_anchors_zero.py
     OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/few_anchors_zero.py --disjoint  # pools: two halves
+    OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/few_anchors_zero.py --standardize  # per-feature std
 
 Results: benchmarks/results/few_anchors_zero.{json,md}.
 """
@@ -33,8 +34,8 @@ METHODS = ("ortho", "ridge")
 
 
 def main() -> None:
-    disjoint = "--disjoint" in sys.argv
-    names = [a for a in sys.argv[1:] if a != "--disjoint"] or list(PAIRS)
+    disjoint, standardize = "--disjoint" in sys.argv, "--standardize" in sys.argv
+    names = [a for a in sys.argv[1:] if not a.startswith("--")] or list(PAIRS)
     rows = []
     for name in names:
         d = load_pair(name)
@@ -50,7 +51,7 @@ def main() -> None:
             return float(np.mean(head.predict(t.transform(d["source_test"])) == d["labels_test"]))
 
         start = time.perf_counter()
-        xi, yi, _ = unsupervised_pairs(x_pool, y_pool)
+        xi, yi, _ = unsupervised_pairs(x_pool, y_pool, standardize=standardize)
         xi, yi = xi.numpy(), yi.numpy()
         pair_seconds = time.perf_counter() - start
         guessed = {
@@ -61,7 +62,7 @@ def main() -> None:
         }
         for method in METHODS:
             start = time.perf_counter()
-            t0 = unsupervised_start(method, x_pool, y_pool)
+            t0 = unsupervised_start(method, x_pool, y_pool, standardize=standardize)
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", RefineWarning)
                 t1 = refine(t0, x_pool, y_pool)
@@ -84,8 +85,8 @@ def main() -> None:
             }
             print(row, flush=True)
             rows.append(row)
-    stem = "few_anchors_zero_disjoint" if disjoint else "few_anchors_zero"
-    command = COMMAND + (" --disjoint" if disjoint else "")
+    stem = "few_anchors_zero" + ("_disjoint" if disjoint else "") + ("_standardize" if standardize else "")
+    command = COMMAND + (" --disjoint" if disjoint else "") + (" --standardize" if standardize else "")
     write_json_atomic(RESULTS / f"{stem}.json", {"command": command, "rows": rows})
     lines = [
         f"`{command}`",

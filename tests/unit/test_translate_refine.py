@@ -249,6 +249,12 @@ def test_unsupervised_start_recovers_a_rotation_from_no_anchors():
     out, warned = _refine_quietly(start, x_pool, y_pool)
     assert not warned and out.refine_guard_ == {"skipped": "0 anchors: cross-validation needs at least 3"}
     np.testing.assert_allclose(out.transform(x[600:]), y[600:], atol=1e-8)
+    # A signed permutation of the features, each rescaled (not an isometry): standardize=True
+    # undoes the scales first.
+    signed = np.eye(12)[rng.permutation(12)] * rng.choice([-1.0, 1.0], size=12)
+    scaled = (x_pool @ signed * np.linspace(0.2, 5.0, 12))[perm]
+    xi_s, yi_s, _ = unsupervised_pairs(x_pool, scaled, standardize=True)
+    assert len(xi_s) > 500 and np.all(perm[yi_s.numpy()] == xi_s.numpy())
     # Different pool sizes: signatures compared at the same quantiles.
     xi2, yi2, _ = unsupervised_pairs(x_pool, y_pool[:500])
     assert np.mean(perm[:500][yi2.numpy()] == xi2.numpy()) > 0.5
