@@ -153,13 +153,18 @@ def _refit(
     as ``penalty`` says (see ``refine``)."""
     x, y = torch.cat([xa, xm]), torch.cat([ya, ym])
     t = fresh()
-    if start.method != "ridge" or penalty == "gcv" or start.alpha_ is None or not math.isfinite(start.alpha_):
-        return t.fit(x, y)
-    t._alpha_floor = float(start.alpha_)
+    floor = start.method == "ridge" and penalty == "floor" and start.alpha_ is not None and math.isfinite(start.alpha_)
+    if floor:
+        t._alpha_floor = float(start.alpha_)
     try:
-        return t.fit(x, y)
+        with warnings.catch_warnings():
+            # Rank warnings about the mined pairs are refine's business, not the caller's (whose
+            # own anchors were checked when the start was fitted); every round would repeat them.
+            warnings.filterwarnings("ignore", message="degenerate anchors", category=UserWarning)
+            return t.fit(x, y)
     finally:
-        del t._alpha_floor  # a later fit of the result chooses its own penalty again
+        if floor:
+            del t._alpha_floor  # a later fit of the result chooses its own penalty again
 
 
 def refine(
