@@ -4,10 +4,11 @@
 
 Checks, in seconds: params.yaml fresh (``latentstitch.params.check_fresh``); every key known
 (``latentstitch.params.validate``), including the keys code decides: head kinds and each
-kind's settings, encoder specs, translator keyword arguments; every dataset, encoder, head and
-autoencoder the suite names resolved and valid, every dataset's source known, every encoder's
-weights available on this machine (without loading it; tiny suites need none). A failure is
-one line on stderr naming what is wrong, exit code 2.
+kind's settings, encoder specs, translator keyword arguments, the targets of the user's own
+methods (``latentstitch.methods``); every dataset, encoder, head, autoencoder and method the
+suite names resolved and valid, every dataset's source known, every encoder's weights
+available on this machine (without loading it; tiny suites need none). A failure is one line
+on stderr naming what is wrong, exit code 2.
 
 The stage depends on conf/, so ``dvc status`` shows an edit there even before params.yaml is
 recomposed (and ``dvc repro`` then fails here: params.yaml is stale).
@@ -25,7 +26,8 @@ from latentstitch.params import ConfigError, _unknown, check_fresh, referenced, 
 
 
 def _special(kind: str, value: Any, where: str, file: str) -> None:
-    """Key checks that come from code: encoder specs, head kinds, translator keyword arguments."""
+    """Key checks that come from code: encoder specs, head kinds, translator keyword arguments,
+    and the factories of the user's own methods."""
     if kind == "translator":
         if value is None:
             return
@@ -47,17 +49,25 @@ def _special(kind: str, value: Any, where: str, file: str) -> None:
         from latentstitch.encoders.spec import _KNOWN_KEYS
 
         _unknown(set(value) - _KNOWN_KEYS, sorted(_KNOWN_KEYS), where, file)
+    elif kind == "method":  # a user's translation method: its target builds a Method
+        from latentstitch.methods import build_method
+
+        build_method(value, f"{where} (file: {file})")
 
 
 def validate_plan(cfg: DictConfig) -> None:
     """Fail in seconds, before any work, when the plan cannot run: a dataset, encoder, head or
     autoencoder option the suite names that is not resolved or invalid, an unknown dataset
-    source, an encoder whose weights are not available here (checked without loading it)."""
+    source, an encoder whose weights are not available here (checked without loading it), a
+    method name neither built in nor the user's own (``latentstitch.methods``)."""
     from latentstitch.config import group_config
     from latentstitch.data.registry import SOURCES
     from latentstitch.encoders.sources import check_available
     from latentstitch.encoders.spec import load_spec
+    from latentstitch.methods import check_method_names, register_configured
 
+    register_configured(cfg)
+    check_method_names(cfg)
     tiny = bool(cfg.suite.get("tiny", False))
     for group, names in referenced(cfg).items():
         for name in names:
