@@ -4,11 +4,13 @@
 
 Checks, in seconds: params.yaml fresh (``latentstitch.params.check_fresh``); every key known
 (``latentstitch.params.validate``), including the keys code decides: head kinds and each
-kind's settings, encoder specs, translator keyword arguments, the targets of the user's own
-methods (``latentstitch.methods``); every dataset, encoder, head, autoencoder and method the
-suite names resolved and valid, every dataset's source known, every encoder's weights
-available on this machine (without loading it; tiny suites need none). A failure is one line
-on stderr naming what is wrong, exit code 2.
+kind's settings, encoder specs, translator keyword arguments, and what a user's own head,
+encoder or method names with ``_target_`` (imported, of the right kind, taking the given
+arguments); every dataset, encoder, head, autoencoder and method the suite names resolved and
+valid, every dataset's source known, every encoder of its dataset's modality and its weights
+available on this machine (without loading it; tiny suites need none; a user's encoder has no
+weights to check: its class is imported instead). A failure is one line on stderr naming what
+is wrong, exit code 2.
 
 The stage depends on conf/, so ``dvc status`` shows an edit there even before params.yaml is
 recomposed (and ``dvc repro`` then fails here: params.yaml is stale).
@@ -27,7 +29,7 @@ from latentstitch.params import ConfigError, _unknown, check_fresh, referenced, 
 
 def _special(kind: str, value: Any, where: str, file: str) -> None:
     """Key checks that come from code: encoder specs, head kinds, translator keyword arguments,
-    and the factories of the user's own methods."""
+    and the classes (or factories) an option names with ``_target_``."""
     if kind == "translator":
         if value is None:
             return
@@ -48,6 +50,15 @@ def _special(kind: str, value: Any, where: str, file: str) -> None:
     elif kind == "encoder":
         from latentstitch.encoders.spec import _KNOWN_KEYS
 
+        if "_target_" in value:  # a user's encoder: its class imports, is an Encoder, takes the arguments
+            from latentstitch.encoders.registry import encoder_class
+            from latentstitch.encoders.spec import load_spec
+
+            try:
+                encoder_class(load_spec(value))
+            except (ValueError, TypeError) as err:
+                raise ConfigError(f"{where} (file: {file}): {err}") from None
+            return
         _unknown(set(value) - _KNOWN_KEYS, sorted(_KNOWN_KEYS), where, file)
     elif kind == "method":  # a user's translation method: its target builds a Method
         from latentstitch.methods import build_method
@@ -82,7 +93,16 @@ def validate_plan(cfg: DictConfig) -> None:
             elif group == "encoder":
                 spec = load_spec(option)
                 if not tiny:
-                    check_available(spec)
+                    check_available(spec)  # a user's encoder (_target_): its class imported above
+    for dataset, dcfg in (cfg.suite.get("datasets") or {}).items():
+        modality = group_config(cfg, "dataset", dataset).get("modality")
+        for encoder in dcfg.get("encoders") or []:
+            spec = load_spec(group_config(cfg, "encoder", encoder))
+            if spec.modality != modality:
+                raise ConfigError(
+                    f"suite.datasets.{dataset}.encoders names {encoder!r}, which encodes {spec.modality} "
+                    f"(conf/encoder/{encoder}.yaml), but dataset {dataset!r} is {modality}"
+                )
 
 
 def validate_all(cfg: DictConfig) -> None:
