@@ -55,6 +55,14 @@ class Each:
         self.schema, self.file = schema, file
 
 
+class Targeted:
+    """An option checked against ``schema``, unless it names a class with ``_target_``: then its
+    keys are that class's arguments, checked by code (``special(kind, ...)``, the config stage)."""
+
+    def __init__(self, schema: Any, kind: str) -> None:
+        self.schema, self.kind = schema, kind
+
+
 ANY = None
 _SUBSET = {"train": ANY, "test": ANY}
 _ANCHORS = {"num": ANY, "seeds": ANY, "stratified": ANY}
@@ -187,7 +195,7 @@ SCHEMA: dict[str, Any] = {
     "encoders": Each("encoder", file="conf/encoder/{}.yaml"),
     "heads": Each("head", file="conf/head/{}.yaml"),
     "autoencoders": Each(
-        {"channels": ANY, "activation": ANY, "max_epochs": ANY, "lr": ANY, "batch_size": ANY},
+        Targeted({"channels": ANY, "activation": ANY, "max_epochs": ANY, "lr": ANY, "batch_size": ANY}, "autoencoder"),
         file="conf/autoencoder/{}.yaml",
     ),
     # The user's own translation methods the suite names (conf/translator/<name>.yaml with
@@ -228,6 +236,9 @@ def _check(value: Any, schema: Any, where: str, file: str, special: Any = None) 
         if special is not None:
             special(schema, value, where, file)
         return
+    if isinstance(schema, Targeted):
+        schema = schema.kind if isinstance(value, dict) and TARGET in value else schema.schema
+        return _check(value, schema, where, file, special)
     if isinstance(schema, Each):
         if not isinstance(value, dict):
             raise ConfigError(f"{where} must be a mapping of names (file: {file}), got {value!r}")

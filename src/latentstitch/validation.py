@@ -5,12 +5,12 @@
 Checks, in seconds: params.yaml fresh (``latentstitch.params.check_fresh``); every key known
 (``latentstitch.params.validate``), including the keys code decides: head kinds and each
 kind's settings, encoder specs, translator keyword arguments, and what a user's own head,
-encoder or method names with ``_target_`` (imported, of the right kind, taking the given
-arguments); every dataset, encoder, head, autoencoder and method the suite names resolved and
-valid, every dataset's source known, every encoder of its dataset's modality and its weights
-available on this machine (without loading it; tiny suites need none; a user's encoder has no
-weights to check: its class is imported instead). A failure is one line on stderr naming what
-is wrong, exit code 2.
+encoder, autoencoder or method names with ``_target_`` (imported, of the right kind, taking
+the given arguments); every dataset, encoder, head, autoencoder and method the suite names
+resolved and valid, every dataset's source known, every encoder of its dataset's modality and
+its weights available on this machine (without loading it; tiny suites need none; a user's
+encoder has no weights to check: its class is imported instead). A failure is one line on
+stderr naming what is wrong, exit code 2.
 
 The stage depends on conf/, so ``dvc status`` shows an edit there even before params.yaml is
 recomposed (and ``dvc repro`` then fails here: params.yaml is stale).
@@ -60,6 +60,20 @@ def _special(kind: str, value: Any, where: str, file: str) -> None:
                 raise ConfigError(f"{where} (file: {file}): {err}") from None
             return
         _unknown(set(value) - _KNOWN_KEYS, sorted(_KNOWN_KEYS), where, file)
+    elif kind == "autoencoder":  # a user's autoencoder class (_target_)
+        from latentstitch.decoders.autoencoder import GRID_SETTINGS, autoencoder_class, autoencoder_settings
+
+        try:
+            cls = autoencoder_class(value["_target_"])
+        except (ValueError, TypeError) as err:
+            raise ConfigError(f"{where} (file: {file}): {err}") from None
+        missing = sorted(set(GRID_SETTINGS) - autoencoder_settings(cls))
+        if missing:
+            raise ConfigError(
+                f"{where} (file: {file}): {value['_target_']}.__init__ must take {missing} (set by the suite's grid)"
+            )
+        accepted = autoencoder_settings(cls) - set(GRID_SETTINGS) - {"accelerator"}
+        _unknown(set(value) - accepted - {"_target_"}, sorted(accepted), where, file)
     elif kind == "method":  # a user's translation method: its target builds a Method
         from latentstitch.methods import build_method
 
