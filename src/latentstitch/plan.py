@@ -16,6 +16,9 @@ Resolution, innermost last wins:
 4. the sweep keys at the top of the config, for Hydra multirun:
    ``translator=<conf/translator option>`` (one method and its settings),
    ``scaling=<conf/scaling option>``, ``anchors=<int or list>``.
+
+A method may be the user's own (``conf/translator/<name>.yaml`` with ``_target_``;
+``latentstitch.methods``): ``stitch_settings`` registers it first.
 """
 
 from __future__ import annotations
@@ -25,11 +28,13 @@ from typing import Any, Literal
 
 from omegaconf import DictConfig, OmegaConf
 
-from latentstitch.stitching import StitchSettings
-from latentstitch.translate import METHODS
+from latentstitch.methods import register_configured
+from latentstitch.params import TARGET
+from latentstitch.stitching import BASELINES, StitchSettings
+from latentstitch.translate import BUILTIN_METHODS
 
-# the baselines and every translation method of the registry (latentstitch.translate.METHODS)
-DEFAULT_METHODS = ["absolute", "relative", *(m for m in METHODS if m != "absolute")]
+# the baselines and every built-in translation method (latentstitch.translate.METHODS)
+DEFAULT_METHODS = [*BASELINES, *(m for m in BUILTIN_METHODS if m not in BASELINES)]
 DEFAULT_SCALINGS = ["standard", "l2"]
 _SCOPE_KEYS = {"anchors", "methods", "scalings", "retrieval_queries", "translator"}
 _ANCHOR_KEYS = {"num", "seeds", "stratified"}
@@ -115,11 +120,14 @@ def _sweep_option(cfg: DictConfig, key: str, name_key: str) -> tuple[str, dict[s
     option = dict(option)
     if name_key not in option:
         raise ValueError(f"the {key} option needs a `{name_key}`, got {option}")
+    if TARGET in option:  # a user's method: the other keys are its factory's arguments
+        return option[name_key], {}
     return option.pop(name_key), option
 
 
 def stitch_settings(cfg: DictConfig, dataset: str, task: Task = "classification") -> StitchSettings:
     """The ``StitchSettings`` of ``dataset``'s ``task``, anchors included (module docstring)."""
+    register_configured(cfg)
     merged = _resolved(cfg, dataset, task)
     plan = anchor_plan(cfg, dataset, task)
     methods = list(merged.get("methods", DEFAULT_METHODS))

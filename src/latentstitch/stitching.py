@@ -19,14 +19,18 @@ import pandas as pd
 import torch
 
 from latentstitch import metrics
-from latentstitch.translate import METHODS, fit_translators, relative_projection
+from latentstitch.translate import MethodNames, fit_translators, relative_projection
 
 # Baselines that involve no fitted translator; they get scaling "none" and are computed once.
 BASELINES = ("absolute", "relative")
-TRANSLATION_METHODS = ("affine", "linear", "l-ortho", "ortho", "ridge", "irp", "kernel", "mlp")
+# The translation methods: latentstitch.translate.METHODS but the baselines, in its order (the
+# paper's), methods added with translate.register_method included (a live view).
+TRANSLATION_METHODS = MethodNames(exclude=BASELINES)
+# The paper's translation methods (Section 3.2): affine, linear, l-ortho, ortho.
+PAPER_METHODS = MethodNames(where=lambda spec: not spec.beyond_paper, exclude=BASELINES)
 # Nonlinear (beyond the paper): no matrix composes with a linear head; their translated test
 # set is formed and decoded.
-NONLINEAR_METHODS = tuple(name for name, spec in METHODS.items() if spec.nonlinear is not None)
+NONLINEAR_METHODS = MethodNames(where=lambda spec: spec.nonlinear is not None)
 RESULT_COLUMNS = [
     "source",
     "target",
@@ -95,7 +99,7 @@ class Decoder:
 
 @dataclass
 class StitchSettings:
-    methods: Sequence[str] = ("absolute", "relative", "affine", "linear", "l-ortho", "ortho")
+    methods: Sequence[str] = (*BASELINES, *PAPER_METHODS)
     scalings: Sequence[str] = ("standard",)
     anchor_counts: Sequence[int] = (1000,)
     seeds: Sequence[int] = (0,)
@@ -116,7 +120,7 @@ class StitchSettings:
     device: str | None = None
 
     def __post_init__(self) -> None:
-        valid = BASELINES + TRANSLATION_METHODS
+        valid = (*BASELINES, *TRANSLATION_METHODS)
         unknown = [m for m in self.methods if m not in valid]
         if unknown:
             raise ValueError(f"unknown method(s) {unknown}; valid: {', '.join(valid)}")

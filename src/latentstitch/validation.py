@@ -4,10 +4,13 @@
 
 Checks, in seconds: params.yaml fresh (``latentstitch.params.check_fresh``); every key known
 (``latentstitch.params.validate``), including the keys code decides: head kinds and each
-kind's settings, encoder specs, translator keyword arguments; every dataset, encoder, head and
-autoencoder the suite names resolved and valid, every dataset's source known, every encoder's
-weights available on this machine (without loading it; tiny suites need none). A failure is
-one line on stderr naming what is wrong, exit code 2.
+kind's settings, encoder specs, translator keyword arguments, and what a user's own head,
+encoder, autoencoder or method names with ``_target_`` (imported, of the right kind, taking
+the given arguments); every dataset, encoder, head, autoencoder and method the suite names
+resolved and valid, every dataset's source known, every encoder of its dataset's modality and
+its weights available on this machine (without loading it; tiny suites need none; a user's
+encoder has no weights to check: its class is imported instead). A failure is one line on
+stderr naming what is wrong, exit code 2.
 
 The stage depends on conf/, so ``dvc status`` shows an edit there even before params.yaml is
 recomposed (and ``dvc repro`` then fails here: params.yaml is stale).
@@ -25,7 +28,8 @@ from latentstitch.params import ConfigError, _unknown, check_fresh, referenced, 
 
 
 def _special(kind: str, value: Any, where: str, file: str) -> None:
-    """Key checks that come from code: encoder specs, head kinds, translator keyword arguments."""
+    """Key checks that come from code: encoder specs, head kinds, translator keyword arguments,
+    and the classes (or factories) an option names with ``_target_``."""
     if kind == "translator":
         if value is None:
             return
@@ -46,18 +50,49 @@ def _special(kind: str, value: Any, where: str, file: str) -> None:
     elif kind == "encoder":
         from latentstitch.encoders.spec import _KNOWN_KEYS
 
+        if "_target_" in value:  # a user's encoder: its class imports, is an Encoder, takes the arguments
+            from latentstitch.encoders.registry import encoder_class
+            from latentstitch.encoders.spec import load_spec
+
+            try:
+                encoder_class(load_spec(value))
+            except (ValueError, TypeError) as err:
+                raise ConfigError(f"{where} (file: {file}): {err}") from None
+            return
         _unknown(set(value) - _KNOWN_KEYS, sorted(_KNOWN_KEYS), where, file)
+    elif kind == "autoencoder":  # a user's autoencoder class (_target_)
+        from latentstitch.decoders.autoencoder import GRID_SETTINGS, autoencoder_class, autoencoder_settings
+
+        try:
+            cls = autoencoder_class(value["_target_"])
+        except (ValueError, TypeError) as err:
+            raise ConfigError(f"{where} (file: {file}): {err}") from None
+        missing = sorted(set(GRID_SETTINGS) - autoencoder_settings(cls))
+        if missing:
+            raise ConfigError(
+                f"{where} (file: {file}): {value['_target_']}.__init__ must take {missing} (set by the suite's grid)"
+            )
+        accepted = autoencoder_settings(cls) - set(GRID_SETTINGS) - {"accelerator"}
+        _unknown(set(value) - accepted - {"_target_"}, sorted(accepted), where, file)
+    elif kind == "method":  # a user's translation method: its target builds a Method
+        from latentstitch.methods import build_method
+
+        build_method(value, f"{where} (file: {file})")
 
 
 def validate_plan(cfg: DictConfig) -> None:
     """Fail in seconds, before any work, when the plan cannot run: a dataset, encoder, head or
     autoencoder option the suite names that is not resolved or invalid, an unknown dataset
-    source, an encoder whose weights are not available here (checked without loading it)."""
+    source, an encoder whose weights are not available here (checked without loading it), a
+    method name neither built in nor the user's own (``latentstitch.methods``)."""
     from latentstitch.config import group_config
     from latentstitch.data.registry import SOURCES
     from latentstitch.encoders.sources import check_available
     from latentstitch.encoders.spec import load_spec
+    from latentstitch.methods import check_method_names, register_configured
 
+    register_configured(cfg)
+    check_method_names(cfg)
     tiny = bool(cfg.suite.get("tiny", False))
     for group, names in referenced(cfg).items():
         for name in names:
@@ -72,7 +107,16 @@ def validate_plan(cfg: DictConfig) -> None:
             elif group == "encoder":
                 spec = load_spec(option)
                 if not tiny:
-                    check_available(spec)
+                    check_available(spec)  # a user's encoder (_target_): its class imported above
+    for dataset, dcfg in (cfg.suite.get("datasets") or {}).items():
+        modality = group_config(cfg, "dataset", dataset).get("modality")
+        for encoder in dcfg.get("encoders") or []:
+            spec = load_spec(group_config(cfg, "encoder", encoder))
+            if spec.modality != modality:
+                raise ConfigError(
+                    f"suite.datasets.{dataset}.encoders names {encoder!r}, which encodes {spec.modality} "
+                    f"(conf/encoder/{encoder}.yaml), but dataset {dataset!r} is {modality}"
+                )
 
 
 def validate_all(cfg: DictConfig) -> None:

@@ -101,16 +101,32 @@ def test_no_stage_imports_another_stage():
 
 
 def test_method_names_exist_once():
-    """translate.METHODS is the registry: the sweep options of conf/translator/, the stitching
-    engine's and the report's method lists agree with it."""
+    """translate.METHODS is the one list, in the paper's display order: the stitching engine's
+    and the report's lists are views of it (so a registered method appears in each, after the
+    built-in ones), and every conf/translator/ sweep option names one of them."""
     from latentstitch.config import CONF_DIR
     from latentstitch.plan import DEFAULT_METHODS
-    from latentstitch.reports.tables import TRANSLATION_METHODS as REPORTED
-    from latentstitch.stitching import BASELINES, TRANSLATION_METHODS
-    from latentstitch.translate import METHODS
+    from latentstitch.reports import tables
+    from latentstitch.stitching import BASELINES, NONLINEAR_METHODS, TRANSLATION_METHODS, StitchSettings
+    from latentstitch.translate import BUILTIN_METHODS, METHODS, Method, register_method
 
-    translating = set(METHODS) - {"absolute"}
-    assert set(TRANSLATION_METHODS) == translating == set(REPORTED)
-    assert set(DEFAULT_METHODS) == set(METHODS) | set(BASELINES)
+    paper = ("affine", "linear", "l-ortho", "ortho")
+    translating = tuple(m for m in METHODS if m not in BASELINES)
+    assert tuple(TRANSLATION_METHODS) == translating == tuple(tables.TRANSLATION_METHODS)
+    assert translating[:4] == paper  # the paper's column order, then those beyond it
+    assert tuple(tables.METHODS) == ("no-stitch", *BASELINES, *translating)
+    assert set(tables.BEYOND_PAPER) == set(translating[4:]) == {"ridge", "irp", "kernel", "mlp"}
+    assert set(NONLINEAR_METHODS) == {"irp", "kernel", "mlp"}
+    assert DEFAULT_METHODS == [*BASELINES, *translating] and BUILTIN_METHODS == tuple(METHODS)
     options = {OmegaConf.load(p).method for p in (CONF_DIR / "translator").glob("*.yaml")}
     assert options <= set(METHODS) | set(BASELINES), options - set(METHODS) - set(BASELINES)
+
+    register_method("mine", Method(METHODS["linear"].aligner))
+    try:
+        assert tuple(TRANSLATION_METHODS) == tuple(tables.TRANSLATION_METHODS) == (*translating, "mine")
+        assert tables.METHODS[-1] == "mine" and "mine" in tables.BEYOND_PAPER and "mine" not in NONLINEAR_METHODS
+        assert StitchSettings(methods=["ortho", "mine"]).methods == ["ortho", "mine"]
+        assert "mine" not in DEFAULT_METHODS  # the default runs the built-in methods
+    finally:
+        del METHODS["mine"]
+    assert "mine" not in TRANSLATION_METHODS

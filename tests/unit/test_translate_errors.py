@@ -76,8 +76,8 @@ def test_wrong_feature_dim_at_transform(anchors):
 def test_unknown_method_and_scaling_list_the_valid_ones():
     with pytest.raises(
         ValueError,
-        match=r"unknown method 'procrustes'; valid methods: absolute, ortho, "
-        r"l-ortho, linear, ridge, affine",
+        match=r"unknown method 'procrustes'; valid methods: absolute, affine, linear, l-ortho, "
+        r"ortho, ridge, irp, kernel, mlp \(add your own with register_method\)",
     ):
         Translator("procrustes")
     with pytest.raises(ValueError, match=r"unknown scaling 'zscore'; valid scalings: standard, l2, none"):

@@ -8,6 +8,7 @@ trained through a Lightning wrapper. Save and load with ``save_head`` / ``load_h
 from latentstitch.decoders.autoencoder import (
     CNNAutoencoder,
     ConvAutoencoder,
+    build_autoencoder,
     load_autoencoder,
     reconstruction_mse,
     save_autoencoder,
@@ -26,6 +27,7 @@ __all__ = [
     "MLPHead",
     "RelativeHead",
     "SVMHead",
+    "build_autoencoder",
     "build_head",
     "load_autoencoder",
     "load_head",

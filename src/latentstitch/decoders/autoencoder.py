@@ -7,6 +7,18 @@ which makes it scale invariant by design (Table 4). ``ConvAutoencoder`` is the p
 module, ``AutoencoderModule`` its Lightning wrapper, ``CNNAutoencoder`` the estimator that
 trains, encodes images to latents and decodes latents to images.
 
+Your own autoencoder, without editing the package: a conf/autoencoder/<name>.yaml with
+``_target_`` naming a ``CNNAutoencoder`` subclass on the Python path, plus its ``__init__``
+arguments (``build_autoencoder``). The protocol: the subclass's ``_build_net(image_shape)``
+returns an ``nn.Module`` with ``encoder`` (images (n, c, h, w) in [0, 1] -> latents
+(n, bottleneck)) and ``decoder`` (latents -> images (n, c, h, w) in [0, 1]), its forward
+being ``decoder(encoder(x))``; training (pixel MSE, Adam, Lightning), encode, decode and
+save/load are the base class's. Its ``__init__`` lists every setting explicitly and stores
+each as an attribute (scikit-learn's rule), including ``bottleneck``, ``seed`` and
+``l2_normalize``, which the suite's grid sets (and ``accelerator``, where it runs, if it
+lets the stage choose). ``save_autoencoder``
+records the class; ``load_autoencoder`` imports it again.
+
 Reconstruction error ("rmse" in the paper's tables, which the paper defines as the
 "reconstruction MSE between the input and the output") is the mean squared error over
 pixels (and channels) with pixel values in [0, 1]: per image by ``reconstruction_mse``, and
@@ -15,11 +27,12 @@ averaged over images for a split.
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import os
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pytorch_lightning as pl
@@ -280,6 +293,48 @@ class CNNAutoencoder(BaseEstimator):
         return self.decode(self.encode(images))
 
 
+# Settings the suite's autoencoder grid sets (not the conf/autoencoder file).
+GRID_SETTINGS = ("bottleneck", "seed", "l2_normalize")
+
+
+def autoencoder_class(target: str | None) -> type[CNNAutoencoder]:
+    """The class a conf/autoencoder option names with ``_target_`` (a ``CNNAutoencoder``
+    subclass on the Python path, imported as ``hydra.utils.get_class``); ``CNNAutoencoder``
+    when None. ValueError when it cannot be imported, TypeError when it is no such subclass."""
+    if target is None:
+        return CNNAutoencoder
+    from hydra.utils import get_class
+
+    try:
+        cls = get_class(str(target))
+    except Exception as err:  # whatever importing the user's module raises
+        raise ValueError(f"autoencoder _target_ {target!r} cannot be imported: {err}") from None
+    if not (isinstance(cls, type) and issubclass(cls, CNNAutoencoder)):
+        raise TypeError(f"autoencoder _target_ {target!r} is not a latentstitch.decoders.CNNAutoencoder subclass")
+    return cls
+
+
+def autoencoder_settings(cls: type[CNNAutoencoder]) -> set[str]:
+    """The settings an autoencoder class takes (its ``__init__`` arguments)."""
+    return set(inspect.signature(cls.__init__).parameters) - {"self"}
+
+
+def build_autoencoder(settings: Mapping[str, Any], **context: Any) -> CNNAutoencoder:
+    """An unfitted autoencoder from a conf/autoencoder mapping (``_target_`` optional, see the
+    module docstring) plus the grid's settings; ``context`` (e.g. ``accelerator``) fills the
+    settings the class takes. An unknown setting is a ValueError naming it and the valid ones."""
+    settings = dict(settings)
+    cls = autoencoder_class(settings.pop("_target_", None))
+    accepted = autoencoder_settings(cls)
+    unknown = set(settings) - accepted
+    if unknown:
+        raise ValueError(
+            f"unknown settings {sorted(unknown)} for autoencoder {cls.__name__}; valid: {sorted(accepted)}"
+        )
+    settings.update({k: v for k, v in context.items() if k in accepted})
+    return cls(**settings)
+
+
 def save_autoencoder(ae: CNNAutoencoder, directory: str | os.PathLike) -> Path:
     """Write weights (safetensors) and settings (JSON, written last) of a fitted autoencoder."""
     ae._check_fitted()
@@ -292,6 +347,7 @@ def save_autoencoder(ae: CNNAutoencoder, directory: str | os.PathLike) -> Path:
     write_json_atomic(
         directory / _RECORD,
         {
+            "target": f"{type(ae).__module__}.{type(ae).__qualname__}",
             "settings": settings,
             "image_shape": list(ae.image_shape_),
             "grayscale_hw": bool(ae.grayscale_hw_),
@@ -302,16 +358,18 @@ def save_autoencoder(ae: CNNAutoencoder, directory: str | os.PathLike) -> Path:
 
 
 def load_autoencoder(directory: str | os.PathLike, accelerator: str | None = None) -> CNNAutoencoder:
-    """Read an autoencoder written by ``save_autoencoder``; ``accelerator`` overrides where it runs."""
+    """Read an autoencoder written by ``save_autoencoder`` (a user's class is imported again
+    from its recorded target); ``accelerator`` overrides where it runs."""
     directory = Path(directory)
     record_path = directory / _RECORD
     if not record_path.exists():
         raise FileNotFoundError(f"no saved autoencoder in {directory} (missing {_RECORD}; run train_autoencoders)")
     record = json.loads(record_path.read_text())
     settings = dict(record["settings"])
-    if accelerator is not None:
+    cls = autoencoder_class(record.get("target"))
+    if accelerator is not None and "accelerator" in autoencoder_settings(cls):
         settings["accelerator"] = accelerator
-    ae = CNNAutoencoder(**settings)
+    ae = cls(**settings)
     ae.image_shape_ = tuple(record["image_shape"])
     ae.grayscale_hw_ = record["grayscale_hw"]
     net = ae._build_net(ae.image_shape_)

@@ -34,6 +34,32 @@ def default_models_dir() -> Path:
     return Path(paths.paths.models_dir)
 
 
+def encoder_class(spec: EncoderSpec) -> type["Encoder"]:
+    """The class of a user's encoder (``spec.target``, a config with ``_target_``): imported
+    (as ``hydra.utils.get_class``) and checked to be an ``Encoder`` subclass whose ``__init__``
+    takes the config's arguments; else ValueError or TypeError naming the encoder and target."""
+    import inspect
+
+    from hydra.utils import get_class
+
+    from latentstitch.encoders.base import Encoder
+
+    where = f"encoder {spec.id!r}: _target_ {spec.target!r}"
+    try:
+        cls = get_class(str(spec.target))
+    except Exception as err:  # whatever importing the user's module raises
+        raise ValueError(f"{where} cannot be imported: {err}") from None
+    if not (isinstance(cls, type) and issubclass(cls, Encoder)):
+        raise TypeError(f"{where} is not a latentstitch.encoders.Encoder subclass")
+    params = inspect.signature(cls.__init__).parameters
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        accepted = set(params) - {"self", "spec", "tiny", "device"}
+        unknown = set(spec.arguments) - accepted
+        if unknown:
+            raise ValueError(f"{where} takes no argument(s) {sorted(unknown)}; valid: {sorted(accepted)}")
+    return cls
+
+
 def build_encoder(
     cfg_or_id: Union[str, DictConfig, Mapping, EncoderSpec],
     *,
@@ -47,6 +73,9 @@ def build_encoder(
     around a tiny random model, with no download (see :mod:`latentstitch.encoders.tiny`).
     ``models_dir`` holds the offline zoo's prepared assets (default: ``paths.models_dir``).
 
+    A config with ``_target_`` builds the user's own ``Encoder`` subclass (see
+    :mod:`latentstitch.encoders.spec`): ``cls(spec, tiny=tiny, device=device, **arguments)``.
+
     Raises ValueError for an unknown id or an invalid config, and
     :class:`~latentstitch.encoders.errors.EncoderUnavailableError` when the weights cannot be
     had here (hub offline and not cached, offline package missing, wrong model name).
@@ -57,6 +86,8 @@ def build_encoder(
     from latentstitch.encoders.base import resolve_device
 
     resolved = resolve_device(device)
+    if spec.target is not None:  # a user's encoder: its class, with the config's arguments
+        return encoder_class(spec)(spec, tiny=tiny, device=resolved, **spec.arguments)
     models_dir = Path(models_dir) if models_dir is not None else default_models_dir()
     if spec.family in ("hf_text", "clip_text"):
         from latentstitch.encoders.text import build_text_encoder as build

@@ -39,8 +39,12 @@ def hub_repo(spec: EncoderSpec) -> str:
 def check_available(spec: EncoderSpec) -> None:
     """Fail fast, without importing torch, when an encoder's weights cannot be had here.
 
-    Raises EncoderUnavailableError naming the encoder and how to get it.
+    Raises EncoderUnavailableError naming the encoder and how to get it. A user's encoder
+    (``_target_``) has no source to check here: whatever it loads is its own class's business
+    (the config stage imports that class: ``registry.encoder_class``).
     """
+    if spec.target is not None:
+        return
     if spec.offline:
         for pf in spec.files.values():
             package_file(spec, pf)

@@ -1,6 +1,21 @@
 """An encoder's configuration (conf/encoder/<id>.yaml), validated into a small frozen record.
 
 Importing this module is cheap (no torch): availability checks run before any heavy import.
+
+Your own encoder, without editing the package: a config with ``_target_`` naming a
+``latentstitch.encoders.Encoder`` subclass on the Python path (as in lightning-hydra-template)::
+
+    # conf/encoder/my_encoder.yaml
+    id: my_encoder
+    _target_: mypackage.encoders.MyEncoder   # MyEncoder(spec, *, tiny, device, **arguments)
+    modality: image       # the datasets it encodes: image or text
+    dim: 64               # optional: the feature size it must produce
+    revision: v1          # optional: your model's version, recorded with its encodings
+    width: 64             # every other key: an argument of MyEncoder.__init__
+
+The target and its arguments are part of the encodings' metadata, so changing either
+re-encodes. Such an encoder has no hub or package source to check for availability: the
+config stage imports its class instead (``latentstitch.encoders.registry.encoder_class``).
 """
 
 from __future__ import annotations
@@ -77,18 +92,24 @@ class EncoderSpec:
     files: dict[str, PackageFile] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)  # source-specific settings
     paper_table: Optional[str] = None
+    # A user's encoder (``_target_``; family, source and pooling "user"): its class's dotted
+    # path, that class's __init__ arguments, and the modality it declares.
+    target: Optional[str] = None
+    arguments: dict[str, Any] = field(default_factory=dict)
+    target_modality: Optional[str] = None
 
     @property
     def modality(self) -> str:
-        return FAMILIES[self.family]
+        return self.target_modality if self.target is not None else FAMILIES[self.family]
 
     @property
     def offline(self) -> bool:
         return self.source != "hub"
 
     def describe(self, *, tiny: bool) -> dict[str, Any]:
-        """The encoder part of an encodings file's metadata record (what makes encodings differ)."""
-        return {
+        """The encoder part of an encodings file's metadata record (what makes encodings differ);
+        a user's encoder adds its ``_target_`` (also its ``encoder_model``) and arguments."""
+        record = {
             "encoder": self.id,
             "encoder_model": self.model,
             "encoder_revision": self.revision,
@@ -97,8 +118,13 @@ class EncoderSpec:
             "max_length": self.max_length,
             "tiny": tiny,
         }
+        if self.target is not None:
+            record.update(encoder_target=self.target, encoder_arguments=self.arguments)
+        return record
 
 
+USER = "user"  # family, source and pooling of a user's encoder (``_target_``)
+TARGET_KEYS = {"id", "_target_", "modality", "dim", "revision", "paper_table"}  # the rest: arguments
 _KNOWN_KEYS = {
     "id",
     "family",
@@ -136,6 +162,8 @@ def load_spec(cfg_or_id: Union[str, DictConfig, Mapping, EncoderSpec]) -> Encode
     if not isinstance(enc_id, str) or not _ID.match(enc_id):
         raise ValueError(f"encoder id must be a snake_case string, got {enc_id!r}")
     where = f"encoder {enc_id!r}"
+    if "_target_" in raw:
+        return _user_spec(raw, where)
     unknown = set(raw) - _KNOWN_KEYS
     if unknown:
         raise ValueError(f"{where}: unknown keys {sorted(unknown)}; valid: {sorted(_KNOWN_KEYS)}")
@@ -205,4 +233,37 @@ def load_spec(cfg_or_id: Union[str, DictConfig, Mapping, EncoderSpec]) -> Encode
         files=files,
         options=dict(raw.get("options") or {}),
         paper_table=raw.get("paper_table"),
+    )
+
+
+def _user_spec(raw: dict[str, Any], where: str) -> EncoderSpec:
+    """The spec of a user's encoder (``_target_``; module docstring)."""
+    target = raw["_target_"]
+    if not isinstance(target, str) or "." not in target:
+        raise ValueError(f"{where}: _target_ must be the dotted path of an Encoder subclass, got {target!r}")
+    modalities = sorted(set(FAMILIES.values()))
+    modality = raw.get("modality")
+    if modality not in modalities:
+        raise ValueError(
+            f"{where}: an encoder with _target_ needs `modality` (the datasets it encodes): one of "
+            f"{', '.join(modalities)}; got {modality!r}"
+        )
+    dim = raw.get("dim")
+    if dim is not None and (not isinstance(dim, int) or isinstance(dim, bool) or dim <= 0):
+        raise ValueError(f"{where}: dim must be a positive int, got {dim!r}")
+    revision = raw.get("revision", "")
+    if not isinstance(revision, str):
+        raise ValueError(f"{where}: revision must be a string (your model's version), got {revision!r}")
+    return EncoderSpec(
+        id=raw["id"],
+        family=USER,
+        model=target,
+        source=USER,
+        pooling=USER,
+        revision=revision,
+        dim=dim,
+        paper_table=raw.get("paper_table"),
+        target=target,
+        arguments={k: v for k, v in raw.items() if k not in TARGET_KEYS},
+        target_modality=modality,
     )

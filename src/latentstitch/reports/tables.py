@@ -16,12 +16,16 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-# Column order of Tables 1, 2, 5, 6 (then ridge and the nonlinear methods, beyond the paper);
-# row order of 3, 4, 8.
-METHODS = ("no-stitch", "absolute", "relative", "affine", "linear", "l-ortho", "ortho", "ridge", "irp", "kernel", "mlp")
-TRANSLATION_METHODS = ("affine", "linear", "l-ortho", "ortho", "ridge", "irp", "kernel", "mlp")
+from latentstitch.stitching import BASELINES
+from latentstitch.stitching import TRANSLATION_METHODS as TRANSLATION_METHODS  # the methods but the baselines
+from latentstitch.translate import MethodNames
+
+# Column order of Tables 1, 2, 5, 6 (then the methods beyond the paper: ridge, the nonlinear
+# ones, any added with translate.register_method); row order of 3, 4, 8. Views of
+# latentstitch.translate.METHODS, whose order is the paper's.
+METHODS = MethodNames(before=("no-stitch", *BASELINES))
 # Shown only when run.
-BEYOND_PAPER = ("ridge", "irp", "kernel", "mlp")
+BEYOND_PAPER = MethodNames(where=lambda method: method.beyond_paper)
 METHOD_LABELS = {
     "no-stitch": "No Stitching",
     "irp": "irp (beyond paper)",

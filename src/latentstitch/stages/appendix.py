@@ -60,6 +60,7 @@ from latentstitch.io import (
     write_text_atomic,
 )
 from latentstitch.layout import appendix_dir, head_dir
+from latentstitch.methods import register_configured
 from latentstitch.provenance import provenance
 from latentstitch.stages._cli import stage_main
 from latentstitch.stitching import Space, StitchSettings
@@ -319,6 +320,7 @@ EXPERIMENTS: dict[str, Callable[[DictConfig, Any, Path], dict[str, Any]]] = {
 
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Run every configured appendix experiment; returns the summary written to summary.json."""
+    register_configured(cfg)  # the user's own methods (latentstitch.methods)
     blocks = OmegaConf.select(cfg, "suite.appendix") or {}
     unknown = sorted(set(blocks) - set(EXPERIMENTS))
     if unknown:

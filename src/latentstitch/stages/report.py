@@ -65,6 +65,7 @@ from latentstitch.layout import (
     stitch_dir,
     stitch_table_path,
 )
+from latentstitch.methods import register_configured
 from latentstitch.plan import autoencoder_subset
 from latentstitch.provenance import git_revision
 from latentstitch.reports import figures as fig
@@ -407,6 +408,7 @@ def _plot_tables(results: pd.DataFrame, ddof: int) -> dict[str, pd.DataFrame]:
 
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Build the whole report of the suite; returns the paths of its files."""
+    register_configured(cfg)  # the user's own methods get report columns (latentstitch.methods)
     settings = _report_settings(cfg)
     results_dir = Path(cfg.paths.results_dir)
     datasets = _stitched_datasets(results_dir)

@@ -51,6 +51,7 @@ from latentstitch.decoders import load_autoencoder, load_head
 from latentstitch.fitting import accelerator_of
 from latentstitch.io import atomic_dir, load_encodings, write_json_atomic
 from latentstitch.layout import autoencoder_dir, cross_modal_table_path, head_dir, relative_head_dir, stitch_dir
+from latentstitch.methods import register_configured
 from latentstitch.plan import (
     anchor_plan,
     autoencoder_ids,
@@ -393,6 +394,7 @@ def _few_anchors(cfg: DictConfig, dataset: str, dcfg: Any, phases: dict[str, flo
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Stitch every suite dataset; writes one CSV per dataset, the figures' data and
     ``summary.json``, and returns the summary (tables: path, rows, tasks, seconds per phase)."""
+    register_configured(cfg)  # the user's own methods (latentstitch.methods)
     final = stitch_output_dir(cfg)
     summary: dict[str, Any] = {"suite": str(cfg.suite.name), "tables": {}, "norms": []}
     stamp = provenance(cfg)

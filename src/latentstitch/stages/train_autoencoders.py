@@ -37,7 +37,7 @@ from safetensors.numpy import save_file
 from latentstitch.artifacts import keep_or_build
 from latentstitch.config import group_config
 from latentstitch.data import Dataset, load_dataset
-from latentstitch.decoders import CNNAutoencoder, reconstruction_mse, save_autoencoder
+from latentstitch.decoders import build_autoencoder, reconstruction_mse, save_autoencoder
 from latentstitch.decoders.training import finish_logger, make_logger
 from latentstitch.fitting import accelerator_of
 from latentstitch.io import atomic_path, save_encodings
@@ -62,7 +62,7 @@ def _train_one(
 ) -> dict[str, Any]:
     """Fit one autoencoder, save it into ``out`` (a staging folder that becomes ``final``),
     export its latents, and return its metrics."""
-    ae = CNNAutoencoder(**settings, accelerator=accelerator_of(cfg))
+    ae = build_autoencoder(settings, accelerator=accelerator_of(cfg))  # conf/autoencoder: _target_ optional
     group = f"{cfg.suite.name}/train_autoencoders"
     logger = make_logger(cfg.get("logger"), name=f"{dataset_name}/{ae_id}", group=group)
     try:

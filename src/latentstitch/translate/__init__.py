@@ -19,6 +19,11 @@ Where this differs, and why:
   gels, which assumes full rank;
 - ``transform`` applies the whole chain as one matrix product (the same map, rounded once);
 - ``ridge`` is new.
+
+Your own method: ``register_method("mine", Method(aligner))`` with ``aligner(x, ys, ctx)``
+returning one ``Alignment(matrix, bias)`` per target in ``ys`` (x and ys are the pre-processed
+anchors, torch tensors; ``ctx`` a ``FitContext``: seed, precision); then
+``Translator("mine", scaling)`` fits it like the built-in ones.
 """
 
 from latentstitch.translate.functional import (
@@ -35,12 +40,16 @@ from latentstitch.translate.functional import (
 from latentstitch.translate.refine import RefineWarning, mutual_neighbours, refine
 from latentstitch.translate.scaling import SCALINGS, L2Scaling, NoScaling, Scaling, StandardScaling
 from latentstitch.translate.translator import (
+    BUILTIN_METHODS,
     METHODS,
     Alignment,
+    FitContext,
     Method,
+    MethodNames,
     NotFittedError,
     Translator,
     fit_translators,
+    register_method,
     transform_many,
 )
 from latentstitch.translate.unsupervised import unsupervised_pairs, unsupervised_start
@@ -56,9 +65,13 @@ __all__ = [
     "unsupervised_pairs",
     "NotFittedError",
     "METHODS",
+    "BUILTIN_METHODS",
     "SCALINGS",
     "Method",
+    "MethodNames",
+    "register_method",
     "Alignment",
+    "FitContext",
     "Scaling",
     "StandardScaling",
     "L2Scaling",

@@ -12,6 +12,7 @@ import math
 import numbers
 import os
 import warnings
+from collections.abc import Sequence as SequenceABC
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, NamedTuple, Sequence
@@ -123,12 +124,27 @@ class Method:
     ``nonlinear``: the ``NonlinearMap`` subclass the aligner returns instead of ``Alignment``s
     (``irp``, ``kernel``, ``mlp``; beyond the paper). Such a translator has no ``coef_``: its
     transform is scaling -> map -> inverse scaling, and it saves the map's state.
+    ``beyond_paper``: not one of the paper's methods (Section 3.2); reports show such a method
+    after the paper's, and only where it was run. A method you add is beyond the paper.
+
+    Add your own with ``register_method(name, Method(aligner))``.
     """
 
     aligner: Callable[[torch.Tensor, list[torch.Tensor], "FitContext"], list[Any]]
     equal_dims: bool = False
     float64: bool = False
     nonlinear: type[NonlinearMap] | None = None
+    beyond_paper: bool = True
+
+    def __post_init__(self) -> None:
+        if not callable(self.aligner):
+            raise TypeError(
+                f"Method.aligner must be callable as aligner(x, ys, ctx) -> [Alignment, ...], got {self.aligner!r}"
+            )
+        if self.nonlinear is not None and not (
+            isinstance(self.nonlinear, type) and issubclass(self.nonlinear, NonlinearMap)
+        ):
+            raise TypeError(f"Method.nonlinear must be a NonlinearMap subclass or None, got {self.nonlinear!r}")
 
 
 def _split(m: torch.Tensor, ys: list[torch.Tensor]) -> list[torch.Tensor]:
@@ -266,18 +282,97 @@ def _mlp(x: torch.Tensor, ys: list[torch.Tensor], ctx: FitContext) -> list[Nonli
     return _with_rank(fit_mlp(x, ys, ctx.seed), x, ctx)
 
 
+# The one list of methods, in the paper's display order (Tables 1-8: absolute, affine, linear,
+# l-ortho, ortho), then those beyond the paper; every other list of method names (stitching,
+# reports) is a ``MethodNames`` view of it, so a registered method appears there too.
 METHODS: dict[str, Method] = {
-    "absolute": Method(_identity, equal_dims=True),
-    "ortho": Method(_ortho),
-    "l-ortho": Method(_l_ortho_aligner),
-    "linear": Method(_linear),
+    "absolute": Method(_identity, equal_dims=True, beyond_paper=False),
+    "affine": Method(_affine, beyond_paper=False),
+    "linear": Method(_linear, beyond_paper=False),
+    "l-ortho": Method(_l_ortho_aligner, beyond_paper=False),
+    "ortho": Method(_ortho, beyond_paper=False),
     "ridge": Method(_ridge_aligner, float64=True),
-    "affine": Method(_affine),
-    # beyond the paper, nonlinear (latentstitch.translate.irp, .kernel, .mlp)
+    # nonlinear (latentstitch.translate.irp, .kernel, .mlp)
     "irp": Method(_irp, float64=True, nonlinear=InverseRelativeProjection),
     "kernel": Method(_kernel, float64=True, nonlinear=RBFKernelRidge),
     "mlp": Method(_mlp, nonlinear=ResidualMLP),
 }
+BUILTIN_METHODS = tuple(METHODS)
+# Names a method may not take: the paper's relative baseline (``relative_projection``) and the
+# reports' own-encoder column.
+RESERVED_NAMES = ("relative", "no-stitch")
+
+
+def register_method(name: str, method: Method, *, replace: bool = False) -> None:
+    """Add ``method`` to ``METHODS`` as ``name``: ``Translator(name, ...)`` then fits it, and
+    every list of method names derived from ``METHODS`` (stitching, report columns) shows it,
+    after the built-in ones.
+
+    ``name``: a non-empty string without whitespace or ``/``, neither a built-in method
+    (``BUILTIN_METHODS``) nor reserved (``RESERVED_NAMES``); a name registered before is a
+    ValueError unless ``replace=True``. ``method``: a ``Method`` (TypeError otherwise; its
+    aligner is checked callable when it is built). To load a saved translator of a registered
+    method, register it first.
+    """
+    if not isinstance(name, str) or not name or any(c.isspace() or c == "/" for c in name):
+        raise ValueError(f"a method name must be a non-empty string without whitespace or '/', got {name!r}")
+    if not isinstance(method, Method):
+        raise TypeError(
+            f"register_method({name!r}, ...) needs a latentstitch.translate.Method, got {type(method).__name__}: "
+            f"wrap the aligner as Method(aligner)"
+        )
+    if name in BUILTIN_METHODS or name in RESERVED_NAMES:
+        raise ValueError(
+            f"method name {name!r} is taken (built in: {', '.join(BUILTIN_METHODS)}; reserved: "
+            f"{', '.join(RESERVED_NAMES)}); choose another name"
+        )
+    if name in METHODS and not replace:
+        raise ValueError(f"method {name!r} is already registered; pass replace=True to replace it")
+    METHODS[name] = method
+
+
+class MethodNames(SequenceABC):
+    """A read-only, live sequence of method names: ``before``, then the names of ``METHODS``
+    (in its order) that are neither in ``before`` nor in ``exclude`` and whose ``Method``
+    passes ``where``. It reads ``METHODS`` at each use, so a module-level list of names kept as
+    a ``MethodNames`` includes methods registered after import."""
+
+    def __init__(
+        self,
+        where: Callable[[Method], bool] | None = None,
+        before: Sequence[str] = (),
+        exclude: Sequence[str] = (),
+    ) -> None:
+        self._where, self._before, self._exclude = where, tuple(before), tuple(exclude)
+
+    def _names(self) -> tuple[str, ...]:
+        skip = set(self._before) | set(self._exclude)
+        found = (n for n, m in METHODS.items() if n not in skip and (self._where is None or self._where(m)))
+        return (*self._before, *found)
+
+    def __getitem__(self, index):  # type: ignore[override]
+        return self._names()[index]
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names()
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (MethodNames, tuple, list)):
+            return tuple(self) == tuple(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # it changes with METHODS
+
+    def __repr__(self) -> str:
+        return f"MethodNames{self._names()!r}"
+
+
 # Attributes of the folded linear chain, which a nonlinear translator does not have.
 _LINEAR_ONLY = ("coef_", "offset_", "matrix_", "bias_")
 
@@ -427,7 +522,10 @@ class Translator:
 
     def _check_settings(self) -> None:
         if self.method not in METHODS:
-            raise ValueError(f"unknown method {self.method!r}; valid methods: {', '.join(METHODS)}")
+            raise ValueError(
+                f"unknown method {self.method!r}; valid methods: {', '.join(METHODS)} "
+                f"(add your own with register_method)"
+            )
         if self.scaling not in SCALINGS:
             raise ValueError(f"unknown scaling {self.scaling!r}; valid scalings: {', '.join(SCALINGS)}")
         for name in ("seed", "ddof", "affine_steps"):
